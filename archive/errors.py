@@ -1,0 +1,35 @@
+"""One exception hierarchy for newsarchive.
+
+Every message is a single line a user can act on; the CLI prints it as is and maps the class to an
+exit code. Anything else that escapes is a bug and keeps its traceback.
+"""
+
+
+class NewsarchiveError(Exception):
+    """Base class: an expected failure with a one-line, user-facing message."""
+
+    exit_code = 1
+
+
+class ConfigError(NewsarchiveError):
+    """The configuration file is unreadable or invalid (exit 2, nothing written)."""
+
+    exit_code = 2
+
+
+class UsageError(NewsarchiveError):
+    """A command was called with arguments that cannot work (exit 2)."""
+
+    exit_code = 2
+
+
+class ArchiveLockedError(NewsarchiveError):
+    """Another process holds this archive's lock (exit 75, EX_TEMPFAIL)."""
+
+    exit_code = 75
+
+
+class ArchiveError(NewsarchiveError):
+    """The archive on disk cannot be read or written (disk full, permissions, corruption)."""
+
+    exit_code = 1
