@@ -1,0 +1,287 @@
+"""The catalog: SQLite (WAL) lookups that make a crawl incremental.
+
+It holds what the crawl must find fast: which canonical URLs are archived (and their latest
+version), which texts and payloads are already stored, the validators of every feed, and a row per
+run. It is a cache: everything in it can be rebuilt from the WARC files and the JSON records.
+
+The lookups dedup needs (seen URL, content hash, payload digest, feed validators) form the
+`DedupState` protocol, so another backend (Redis, for several crawler machines) can stand in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from archive.errors import ArchiveError
+from archive.warcwriter import WarcLocation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    canonical_url TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    payload_digest TEXT NOT NULL,
+    first_fetched TEXT NOT NULL,
+    last_checked TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
+CREATE TABLE IF NOT EXISTS urls (
+    url TEXT PRIMARY KEY,
+    canonical_url TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS texts (
+    content_hash TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    canonical_url TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payloads (
+    payload_digest TEXT PRIMARY KEY,
+    target_uri TEXT NOT NULL,
+    date TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captures (
+    url TEXT PRIMARY KEY,
+    payload_digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    last_polled TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    sources TEXT NOT NULL,
+    summary TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP validators remembered for a conditional GET."""
+
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class ArchivedArticle:
+    """The latest archived version of one canonical URL."""
+
+    canonical_url: str
+    record_id: str
+    version: int
+    content_hash: str
+    payload_digest: str
+    first_fetched: datetime
+    validators: Validators
+
+
+class DedupState(Protocol):
+    """The lookups that decide what to fetch and what to store; one backend per archive."""
+
+    def feed_validators(self, url: str) -> Validators | None: ...
+    def article(self, canonical_url: str) -> ArchivedArticle | None: ...
+    def canonical_for(self, url: str) -> str | None: ...
+    def text_owner(self, content_hash: str) -> str | None: ...
+    def capture_for_payload(self, payload_digest: str) -> WarcLocation | None: ...
+    def capture_for_url(self, url: str) -> WarcLocation | None: ...
+
+
+# Column order of WarcLocation's fields, so a row builds one directly.
+_LOCATION = "filename, offset, length, record_id, payload_digest, target_uri, date"
+
+
+def _ts(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class Catalog:
+    """SQLite catalog of one archive. One writer (the crawl); readers never block it (WAL).
+
+    Changes are grouped into the transaction the caller ends with `commit()`, so a crash loses
+    at most the uncommitted tail, which the next run re-derives from the feeds.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level="DEFERRED")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"{path}: cannot open catalog: {exc}") from exc
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    def commit(self) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"{self.path}: cannot write catalog: {exc}") from exc
+
+    def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
+        return row
+
+    # feeds
+    def feed_validators(self, url: str) -> Validators | None:
+        row = self._one("SELECT etag, last_modified FROM feeds WHERE url = ?", url)
+        return Validators(row[0], row[1]) if row else None
+
+    def set_feed_validators(self, url: str, validators: Validators, polled_at: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO feeds (url, etag, last_modified, last_polled) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, last_polled = excluded.last_polled",
+            (url, validators.etag, validators.last_modified, _ts(polled_at)),
+        )
+
+    # articles
+    def article(self, canonical_url: str) -> ArchivedArticle | None:
+        row = self._one(
+            "SELECT canonical_url, record_id, version, content_hash, payload_digest, "
+            "first_fetched, etag, last_modified FROM articles WHERE canonical_url = ?",
+            canonical_url,
+        )
+        if row is None:
+            return None
+        return ArchivedArticle(
+            *row[:5], first_fetched=_parse_ts(row[5]), validators=Validators(row[6], row[7])
+        )
+
+    def canonical_for(self, url: str) -> str | None:
+        """The article's canonical URL for any URL it was fetched or listed under."""
+        row = self._one("SELECT canonical_url FROM urls WHERE url = ?", url)
+        return row[0] if row else None
+
+    def text_owner(self, content_hash: str) -> str | None:
+        """The record id that first archived this exact text, if any."""
+        row = self._one("SELECT record_id FROM texts WHERE content_hash = ?", content_hash)
+        return row[0] if row else None
+
+    def remember_urls(self, canonical_url: str, urls: set[str]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO urls (url, canonical_url) VALUES (?, ?)",
+            [(u, canonical_url) for u in urls | {canonical_url}],
+        )
+
+    def record_version(
+        self,
+        record: Mapping[str, Any],
+        fetched_at: datetime,
+        validators: Validators,
+    ) -> None:
+        """Remember a stored JSON record as the latest version of its canonical URL."""
+        canonical = record["canonical_url"]
+        now = _ts(fetched_at)
+        self._db.execute(
+            "INSERT INTO articles (canonical_url, record_id, version, content_hash, "
+            "payload_digest, first_fetched, last_checked, etag, last_modified) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(canonical_url) DO UPDATE SET record_id = excluded.record_id, "
+            "version = excluded.version, content_hash = excluded.content_hash, "
+            "payload_digest = excluded.payload_digest, "
+            "last_checked = excluded.last_checked, etag = excluded.etag, "
+            "last_modified = excluded.last_modified",
+            (
+                canonical,
+                record["id"],
+                record["version"],
+                record["content_hash"],
+                record["warc"]["payload_digest"],
+                now,
+                now,
+                validators.etag,
+                validators.last_modified,
+            ),
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO texts (content_hash, record_id, canonical_url) VALUES (?, ?, ?)",
+            (record["content_hash"], record["id"], canonical),
+        )
+
+    def mark_checked(
+        self, canonical_url: str, checked_at: datetime, validators: Validators
+    ) -> None:
+        """An unchanged recheck: keep the version, refresh the validators."""
+        self._db.execute(
+            "UPDATE articles SET last_checked = ?, etag = COALESCE(?, etag), "
+            "last_modified = COALESCE(?, last_modified) WHERE canonical_url = ?",
+            (_ts(checked_at), validators.etag, validators.last_modified, canonical_url),
+        )
+
+    # WARC payloads
+    def capture_for_payload(self, payload_digest: str) -> WarcLocation | None:
+        row = self._one(
+            f"SELECT {_LOCATION} FROM payloads WHERE payload_digest = ?", payload_digest
+        )
+        return WarcLocation(*row) if row else None
+
+    def capture_for_url(self, url: str) -> WarcLocation | None:
+        """The latest full capture of a URL, which a server-not-modified revisit refers to."""
+        row = self._one(
+            f"SELECT {_LOCATION} FROM captures c JOIN payloads p USING (payload_digest) "
+            "WHERE c.url = ?",
+            url,
+        )
+        return WarcLocation(*row) if row else None
+
+    def remember_capture(self, location: WarcLocation) -> None:
+        """Call only after the response record is written: a digest never points at nothing."""
+        self._db.execute(
+            f"INSERT OR IGNORE INTO payloads ({_LOCATION}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                location.filename,
+                location.offset,
+                location.length,
+                location.record_id,
+                location.payload_digest,
+                location.target_uri,
+                location.date,
+            ),
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO captures (url, payload_digest) VALUES (?, ?)",
+            (location.target_uri, location.payload_digest),
+        )
+
+    # runs
+    def start_run(self, sources: list[str], started_at: datetime) -> int:
+        cur = self._db.execute(
+            "INSERT INTO runs (started_at, sources) VALUES (?, ?)",
+            (_ts(started_at), json.dumps(sources)),
+        )
+        self.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, finished_at: datetime, summary: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
+            (_ts(finished_at), json.dumps(dict(summary)), run_id),
+        )
+        self.commit()

@@ -1,0 +1,100 @@
+"""Downloader middleware that writes every HTTP exchange to WARC, as received.
+
+At order 950 it is the closest middleware to the network: it sees robots.txt, feeds, sitemaps,
+articles, every redirect hop, retries and 304s, with the body still content-encoded, before
+decompression and redirect handling change anything. It decides between a full response record
+and a revisit record (warcprox's order: look the payload digest up, write, and only after the
+write succeeded remember the digest), and leaves the location of the record holding the payload in
+`request.meta["warc"]` for the pipelines.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Self
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Headers, Response
+from scrapy.utils.httpobj import urlparse_cached
+
+from archive.errors import ArchiveError
+from archive.warcwriter import HttpExchange, WarcLocation, payload_digest
+from crawler.session import ArchiveSession, session_of
+
+logger = logging.getLogger(__name__)
+
+
+def _header_pairs(headers: Headers) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in headers.items()
+        for value in values
+    )
+
+
+def exchange_of(request: Request, response: Response, fetched_at: datetime) -> HttpExchange:
+    """The exchange as it crossed the wire, in the shape the WARC writer stores."""
+    host = urlparse_cached(request).netloc
+    return HttpExchange(
+        url=request.url,
+        method=request.method,
+        request_headers=(("Host", host), *_header_pairs(request.headers)),
+        protocol=response.protocol or "HTTP/1.1",
+        status=response.status,
+        reason="",
+        response_headers=_header_pairs(response.headers),
+        body=response.body,
+        fetched_at=fetched_at,
+        ip_address=str(response.ip_address) if response.ip_address else None,
+        request_body=request.body,
+    )
+
+
+class WarcCaptureMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    @property
+    def session(self) -> ArchiveSession:
+        return session_of(self.crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        fetched_at = datetime.now(UTC)
+        exchange = exchange_of(request, response, fetched_at)
+        try:
+            location, revisit = self._write(exchange)
+        except ArchiveError as exc:
+            self.session.fail(exc)
+            assert self.crawler.engine is not None
+            self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]
+            raise IgnoreRequest(str(exc)) from exc
+        request.meta["warc"] = location
+        request.meta["warc_revisit"] = revisit
+        request.meta["fetched_at"] = fetched_at
+        return response
+
+    def _write(self, exchange: HttpExchange) -> tuple[WarcLocation, str | None]:
+        """Write one exchange; return the record holding its payload and the revisit profile."""
+        catalog, warc = self.session.catalog, self.session.warc
+        if exchange.status == 304:
+            earlier = catalog.capture_for_url(exchange.url)
+            location = warc.write_revisit(
+                exchange, profile="server-not-modified", refers_to=earlier
+            )
+            return (earlier or location), "server-not-modified"
+        if exchange.status == 200 and exchange.body:
+            earlier = catalog.capture_for_payload(payload_digest(exchange.body))
+            if earlier is not None:
+                warc.write_revisit(exchange, profile="identical-payload-digest", refers_to=earlier)
+                return earlier, "identical-payload-digest"
+        location = warc.write_exchange(exchange)
+        if exchange.status == 200 and exchange.body:
+            catalog.remember_capture(location)
+        return location, None

@@ -1,0 +1,46 @@
+"""What flows from the spider through the item pipelines, one stage adding to the last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from archive.catalog import Validators
+from archive.warcwriter import WarcLocation
+from pipelines.article import Article
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """An article page as fetched, with the WARC record that holds its bytes."""
+
+    source: str
+    feed_url: str | None
+    url: str
+    final_url: str
+    body: bytes
+    content_type: str | None
+    fetched_at: datetime
+    warc: WarcLocation
+    validators: Validators
+    listed_title: str | None
+    listed_published: str | None
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    page: FetchedPage
+    article: Article
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """A page judged by dedup: what will be stored as one JSON record."""
+
+    page: FetchedPage
+    article: Article
+    canonical_url: str
+    content_hash: str
+    version: int
+    previous: str | None
+    duplicate_of: str | None

@@ -1,0 +1,71 @@
+"""One crawl run: take the archive lock, open the archive, run the spider, report.
+
+The Twisted reactor cannot restart inside one process, so a run is one process; the scheduler
+starts one per run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from scrapy.crawler import CrawlerProcess
+
+from archive.catalog import Catalog
+from archive.errors import ArchiveError
+from archive.layout import ArchiveLayout
+from archive.lock import ArchiveLock
+from archive.records import RecordStore
+from archive.warcwriter import WarcWriter
+from crawler.config import Config, Source
+from crawler.session import ArchiveSession
+from crawler.settings import scrapy_settings
+from crawler.spiders.news import NewsSpider
+from crawler.summary import Summary
+
+
+def run_crawl(
+    config: Config, sources: tuple[Source, ...], *, log_level: str = "WARNING"
+) -> Summary:
+    """Crawl `sources` once into the config's archive. Raises ArchiveLockedError if another
+    process holds the archive, ArchiveError if the archive cannot be written."""
+    layout = ArchiveLayout(config.archive.dir)
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"cannot create archive directory {layout.root}: {exc}") from exc
+    started = time.monotonic()
+    with ArchiveLock(layout.lock_path):
+        catalog = Catalog(layout.catalog_path)
+        run_id = catalog.start_run([s.name for s in sources], datetime.now(UTC))
+        warc = WarcWriter(
+            layout.warc_dir,
+            max_bytes=config.archive.warc_max_bytes,
+            info={
+                "isPartOf": layout.root.name,
+                "robots": "obey" if config.crawl.obey_robots else "ignore",
+            },
+        )
+        session = ArchiveSession(
+            config=config,
+            sources=sources,
+            layout=layout,
+            catalog=catalog,
+            warc=warc,
+            records=RecordStore(layout.records_dir),
+        )
+        process = CrawlerProcess(scrapy_settings(config, log_level=log_level))
+        crawler = process.create_crawler(NewsSpider)
+        process.crawl(crawler, session=session)
+        process.start()
+        warc.close()
+        assert crawler.stats is not None
+        summary = Summary.from_stats(
+            crawler.stats.get_stats(), len(sources), warc.bytes_written, time.monotonic() - started
+        )
+        catalog.finish_run(run_id, datetime.now(UTC), asdict(summary))
+        catalog.close()
+    if session.fatal is not None:
+        raise session.fatal
+    return summary

@@ -1,0 +1,55 @@
+"""Scrapy settings built from the validated config: the one place our components are switched on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.config import Config
+
+DOWNLOADER_MIDDLEWARES = {
+    # Refuse forbidden addresses before robots.txt is fetched for them.
+    "crawler.downloadermiddlewares.addressguard.AddressGuardMiddleware": 45,
+    # One spider crawls many sources: the per-source scope replaces the per-spider one.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.downloadermiddlewares.sourcescope.SourceScopeMiddleware": 50,
+    # Closest to the network: every exchange as received, before decompression and redirects.
+    "crawler.downloadermiddlewares.warccapture.WarcCaptureMiddleware": 950,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.extraction.ExtractionPipeline": 100,
+    "pipelines.dedup.DedupPipeline": 200,
+    "pipelines.store.StorePipeline": 300,
+}
+
+
+def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, Any]:
+    crawl = config.crawl
+    return {
+        "BOT_NAME": "newsarchive",
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "ROBOTSTXT_USER_AGENT": crawl.user_agent,
+        "CONCURRENT_REQUESTS": crawl.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": min(crawl.concurrency, 8),
+        "DOWNLOAD_DELAY": crawl.delay,
+        "AUTOTHROTTLE_ENABLED": crawl.delay > 0,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.delay, 0.1),
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "DNS_TIMEOUT": crawl.timeout,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": 2,
+        "REDIRECT_MAX_TIMES": 10,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOGSTATS_INTERVAL": 0,
+        "LOG_LEVEL": log_level,
+        "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI owns logging: one format, one destination
+        "REMOTE_CONTROL_ENABLED": False,  # no listening port on an archiving server
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES": crawl.allow_private_addresses,
+        "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "ITEM_PIPELINES": ITEM_PIPELINES,
+    }

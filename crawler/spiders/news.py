@@ -1,0 +1,252 @@
+"""The one spider: polls every source's feeds and news sitemaps and fetches their new articles.
+
+It decides what to request (conditional GET for listings, new articles, rechecks within the
+recheck window) and turns responses into `FetchedPage` items; what to keep is the pipelines' call.
+Every outside failure (bad feed, 404, timeout, refusal) ends in a counter and a log line here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from archive.catalog import Validators
+from archive.urls import canonical_url, domain_allowed, host_of
+from crawler import summary
+from crawler.addresses import literal_ip, refusal_reason
+from crawler.config import Source
+from crawler.downloadermiddlewares.addressguard import AddressRefused
+from crawler.downloadermiddlewares.sourcescope import OffSource
+from crawler.feeds import Entry, parse_feed
+from crawler.items import FetchedPage
+from crawler.session import ArchiveSession
+from crawler.sitemaps import parse_sitemap
+
+logger = logging.getLogger(__name__)
+
+
+def conditional_headers(validators: Validators | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from what the last fetch returned."""
+    headers: dict[str, str] = {}
+    if validators and validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators and validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
+
+
+def validators_of(response: Response) -> Validators:
+    def header(name: str) -> str | None:
+        value = response.headers.get(name)
+        return value.decode("latin-1") if value else None
+
+    return Validators(etag=header("ETag"), last_modified=header("Last-Modified"))
+
+
+def is_html(content_type: str | None) -> bool:
+    return content_type is None or "html" in content_type.lower()
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(self, session: ArchiveSession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self.started = datetime.now(UTC)
+        self._requested: set[str] = set()
+
+    def _count(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        summary.count(self.crawler.stats, key)
+
+    async def start(self) -> AsyncIterator[Request]:
+        for source in self.session.sources:
+            for url in source.feeds:
+                yield self._listing_request(source, url, "feed")
+            for url in source.sitemaps:
+                yield self._listing_request(source, url, "sitemap")
+
+    # listings: feeds and sitemaps
+    def _listing_request(self, source: Source, url: str, kind: str) -> Request:
+        return Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.listing_failed,
+            headers=conditional_headers(self.session.catalog.feed_validators(url)),
+            dont_filter=True,
+            priority=10,
+            meta={
+                "source": source.name,
+                "kind": kind,
+                "listing": url,
+                "handle_httpstatus_list": [304],
+            },
+        )
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        meta = response.meta
+        source = self.session.source(meta["source"])
+        self._count(summary.FEEDS_POLLED)
+        if response.status == 304:
+            self._count(summary.FEEDS_NOT_MODIFIED)
+            return
+        children: tuple[str, ...] = ()
+        if meta["kind"] == "feed":
+            content_type = response.headers.get("Content-Type")
+            feed = parse_feed(
+                response.body,
+                response.url,
+                content_type.decode("latin-1") if content_type else None,
+            )
+            entries, error = feed.entries, feed.error
+        else:
+            sitemap = parse_sitemap(
+                response.body, response.url, max_bytes=self.session.config.crawl.max_page_bytes
+            )
+            entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
+        if error:
+            self._count(summary.FEEDS_FAILED)
+            logger.warning(
+                "%s: %s %s failed: %s (%d entries recovered)",
+                source.name,
+                meta["kind"],
+                meta["listing"],
+                error,
+                len(entries),
+            )
+        else:
+            self.session.catalog.set_feed_validators(
+                meta["listing"], validators_of(response), datetime.now(UTC)
+            )
+        for child in children:
+            yield self._listing_request(source, child, "sitemap")
+        for entry in entries:
+            request = self._article_request(source, entry, meta["listing"])
+            if request is not None:
+                yield request
+
+    def listing_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self._count(summary.FEEDS_POLLED)
+        self._count(summary.FEEDS_FAILED)
+        logger.warning(
+            "%s: %s %s failed: %s",
+            request.meta["source"],
+            request.meta["kind"],
+            request.url,
+            self._reason(failure),
+        )
+
+    # articles
+    def _article_request(self, source: Source, entry: Entry, listing: str) -> Request | None:
+        """A request for an entry, or None when it is off-site, refused, or already archived."""
+        if not domain_allowed(entry.url, source.allowed_domains):
+            ip = literal_ip(host_of(entry.url))
+            reason = ip and refusal_reason(
+                ip, allow_private=self.session.config.crawl.allow_private_addresses
+            )
+            if reason:
+                self._count(summary.ARTICLES_REFUSED)
+                logger.warning("%s: refused %s: %s", source.name, entry.url, reason)
+            else:
+                self._count(summary.ARTICLES_SKIPPED)
+                logger.info("%s: skipped off-site %s", source.name, entry.url)
+            return None
+        url = canonical_url(entry.url)
+        if url in self._requested:
+            return None
+        self._requested.add(url)
+        catalog = self.session.catalog
+        known = catalog.canonical_for(url)
+        archived = catalog.article(known) if known else None
+        meta: dict[str, Any] = {
+            "source": source.name,
+            "kind": "article",
+            "listing": listing,
+            "entry": entry,
+        }
+        headers: dict[str, str] = {}
+        if archived is not None:
+            if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
+                self._count(summary.ARTICLES_KNOWN)
+                return None
+            meta["recheck"] = archived
+            meta["handle_httpstatus_list"] = [304]
+            headers = conditional_headers(archived.validators)
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            headers=headers,
+            meta=meta,
+        )
+
+    def parse_article(self, response: Response) -> Iterator[FetchedPage]:
+        meta = response.meta
+        archived = meta.get("recheck")
+        if archived is not None and (
+            response.status == 304 or meta["warc"].payload_digest == archived.payload_digest
+        ):
+            self.session.catalog.mark_checked(
+                archived.canonical_url, meta["fetched_at"], validators_of(response)
+            )
+            self.session.catalog.commit()
+            self._count(summary.ARTICLES_UNCHANGED)
+            return
+        raw_type = response.headers.get("Content-Type")
+        content_type = raw_type.decode("latin-1") if raw_type else None
+        if not is_html(content_type):
+            self._count(summary.ARTICLES_FAILED)
+            logger.warning(
+                "%s: not an HTML page (%s): %s", meta["source"], content_type, response.url
+            )
+            return
+        entry: Entry = meta["entry"]
+        yield FetchedPage(
+            source=meta["source"],
+            feed_url=meta["listing"],
+            url=entry.url,
+            final_url=response.url,
+            body=response.body,
+            content_type=content_type,
+            fetched_at=meta["fetched_at"],
+            warc=meta["warc"],
+            validators=validators_of(response),
+            listed_title=entry.title,
+            listed_published=entry.published,
+        )
+
+    def article_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(OffSource):
+            key = summary.ARTICLES_SKIPPED
+        elif failure.check(AddressRefused) or (
+            failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)
+        ):
+            key = summary.ARTICLES_REFUSED
+        else:
+            key = summary.ARTICLES_FAILED
+        self._count(key)
+        logger.warning(
+            "%s: article %s %s: %s",
+            request.meta["source"],
+            request.url,
+            key.removeprefix("articles_"),
+            self._reason(failure),
+        )
+
+    @staticmethod
+    def _reason(failure: Failure) -> str:
+        if failure.check(HttpError):
+            return f"HTTP {failure.value.response.status}"  # type: ignore[union-attr]
+        return f"{failure.type.__name__}: {failure.getErrorMessage()}"  # type: ignore[union-attr]

@@ -1,0 +1,90 @@
+"""What one crawl run did, counted in Scrapy's stats and reported as one line.
+
+Components count with `count(stats, key)`; the run turns the stats into a `Summary` at the end.
+Failures of the outside world are counted here, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scrapy.statscollectors import StatsCollector
+
+PREFIX = "newsarchive/"
+
+FEEDS_POLLED = "feeds_polled"
+FEEDS_NOT_MODIFIED = "feeds_not_modified"
+FEEDS_FAILED = "feeds_failed"
+ARTICLES_NEW = "articles_new"
+ARTICLES_UPDATED = "articles_updated"
+ARTICLES_DUPLICATE = "articles_duplicate"
+ARTICLES_UNCHANGED = "articles_unchanged"
+ARTICLES_FAILED = "articles_failed"
+ARTICLES_REFUSED = "articles_refused"
+ARTICLES_SKIPPED = "articles_skipped"
+ARTICLES_KNOWN = "articles_known"
+WARC_BYTES = "warc_bytes"
+
+
+def count(stats: StatsCollector, key: str, n: int = 1) -> None:
+    stats.inc_value(PREFIX + key, n)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures an operator reads after a run; `--json` prints them as they are."""
+
+    sources: int
+    feeds_polled: int
+    feeds_not_modified: int
+    feeds_failed: int
+    articles_new: int
+    articles_updated: int
+    articles_duplicate: int
+    articles_unchanged: int
+    articles_failed: int
+    articles_refused: int
+    articles_skipped: int
+    articles_known: int
+    warc_bytes: int
+    seconds: float
+
+    @classmethod
+    def from_stats(
+        cls, stats: dict[str, Any], sources: int, warc_bytes: int, seconds: float
+    ) -> Summary:
+        def get(key: str) -> int:
+            return int(stats.get(PREFIX + key, 0))
+
+        return cls(
+            sources=sources,
+            feeds_polled=get(FEEDS_POLLED),
+            feeds_not_modified=get(FEEDS_NOT_MODIFIED),
+            feeds_failed=get(FEEDS_FAILED),
+            articles_new=get(ARTICLES_NEW),
+            articles_updated=get(ARTICLES_UPDATED),
+            articles_duplicate=get(ARTICLES_DUPLICATE),
+            articles_unchanged=get(ARTICLES_UNCHANGED),
+            articles_failed=get(ARTICLES_FAILED),
+            articles_refused=get(ARTICLES_REFUSED),
+            articles_skipped=get(ARTICLES_SKIPPED),
+            articles_known=get(ARTICLES_KNOWN),
+            warc_bytes=warc_bytes,
+            seconds=round(seconds, 2),
+        )
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    def as_line(self) -> str:
+        return (
+            f"{self.sources} sources; feeds {self.feeds_polled} polled, "
+            f"{self.feeds_not_modified} not modified, {self.feeds_failed} failed; "
+            f"articles {self.articles_new} new, {self.articles_updated} updated, "
+            f"{self.articles_duplicate} duplicate, {self.articles_unchanged} unchanged, "
+            f"{self.articles_failed} failed, {self.articles_refused} refused, "
+            f"{self.articles_skipped} off-site, {self.articles_known} already archived; "
+            f"{self.warc_bytes} WARC bytes in {self.seconds:.1f}s"
+        )
