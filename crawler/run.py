@@ -6,6 +6,7 @@ starts one per run.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -17,12 +18,14 @@ from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.records import RecordStore
-from archive.warcwriter import WarcWriter
+from archive.warcwriter import WarcWriter, recover_unclosed
 from crawler.config import Config, Source
 from crawler.session import ArchiveSession
 from crawler.settings import scrapy_settings
 from crawler.spiders.news import NewsSpider
 from crawler.summary import Summary
+
+logger = logging.getLogger(__name__)
 
 
 def run_crawl(
@@ -37,6 +40,8 @@ def run_crawl(
         raise ArchiveError(f"cannot create archive directory {layout.root}: {exc}") from exc
     started = time.monotonic()
     with ArchiveLock(layout.lock_path):
+        for path in recover_unclosed(layout.warc_dir):
+            logger.warning("closed %s left open by an interrupted run", path.name)
         catalog = Catalog(layout.catalog_path)
         run_id = catalog.start_run([s.name for s in sources], datetime.now(UTC))
         warc = WarcWriter(
@@ -60,6 +65,7 @@ def run_crawl(
         process.crawl(crawler, session=session)
         process.start()
         warc.close()
+        session.records.close()
         assert crawler.stats is not None
         summary = Summary.from_stats(
             crawler.stats.get_stats(), len(sources), warc.bytes_written, time.monotonic() - started

@@ -1,0 +1,138 @@
+"""URL identity: canonical dedup keys, hosts, and which domains a source may reach.
+
+Pure functions, no network: the public suffix list is the snapshot bundled with tldextract.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from tldextract import TLDExtract
+from w3lib.url import canonicalize_url
+
+TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "twclid", "yclid", "igshid",
+        "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "ref_url",
+        "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+        "cmp", "ocid", "smid", "oly_enc_id", "oly_anon_id", "vero_id",
+    }
+)  # fmt: skip
+"""Query parameters (compared case-insensitively) that only tell analytics where a click came
+from; ``utm_*`` parameters are dropped as well."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# The public suffix list snapshot shipped with tldextract: never fetched, never cached on disk.
+_SUFFIXES = TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def canonical_url(url: str) -> str:
+    """The dedup key of `url`: two URLs with the same key are taken to be the same article.
+
+    Scheme and host lower-cased, IDN hosts punycoded, default port (80 for http, 443 for https)
+    and fragment dropped, empty path made "/", percent-encoding normalised, tracking parameters
+    (`TRACKING_PARAMETERS`, ``utm_*``) dropped, and the remaining query parameters sorted (by name,
+    then value). Sorting is w3lib's `canonicalize_url` rule, which Scrapy's request
+    fingerprints use too, so our dedup keys and Scrapy's duplicate filter agree; a site whose pages
+    differ only by parameter order is not a news site we know of. ``www.`` and trailing slashes are
+    kept: they can name different pages. Idempotent. A string that cannot be parsed as a URL is
+    returned stripped, unchanged otherwise.
+    """
+    try:
+        parts = urlsplit(canonicalize_url(url.strip()))
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    netloc = parts.netloc
+    if port is not None and _DEFAULT_PORTS.get(parts.scheme) == port:
+        netloc = netloc.rsplit(":", 1)[0]
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
+
+
+def absolute_http_url(candidate: object, base: str = "") -> str | None:
+    """`candidate` resolved against `base`, if it is a string naming an http(s) URL with a host.
+
+    Surrounding whitespace is stripped; anything else (other schemes, no host, not a string,
+    unparsable) gives None.
+    """
+    if not isinstance(candidate, str) or not candidate.strip():
+        return None
+    try:
+        absolute = urljoin(base, candidate.strip())
+        parts = urlsplit(absolute)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return absolute
+
+
+def host_of(url: str) -> str:
+    """Lower-case (punycoded) host of `url` without port or IPv6 brackets; "" if it has none."""
+    try:
+        return urlsplit(canonical_url(url)).hostname or ""
+    except ValueError:
+        return ""
+
+
+def domain_allowed(url: str, allowed_domains: Sequence[str]) -> bool:
+    """True if the host of `url` is one of `allowed_domains` or a subdomain of one.
+
+    Domains are compared case-insensitively and after IDN encoding; an IP literal only matches
+    itself, never as a "subdomain".
+    """
+    host = host_of(url)
+    if not host:
+        return False
+    for domain in allowed_domains:
+        allowed = normalise_domain(domain)
+        if host == allowed:
+            return True
+        if allowed and not _is_ip(allowed) and host.endswith("." + allowed) and not _is_ip(host):
+            return True
+    return False
+
+
+def normalise_domain(domain: str) -> str:
+    """`domain` as `host_of` would report it: lower-case, punycoded, IPv6 without brackets."""
+    domain = domain.strip().strip(".")
+    if ":" in domain and not domain.startswith("["):
+        domain = f"[{domain}]"
+    return host_of(f"http://{domain}/")
+
+
+def same_site(a: str, b: str) -> bool:
+    """True if `a` and `b` share a registrable domain (``bbc.co.uk`` for ``www.bbc.co.uk``).
+
+    Used to decide whether a page's rel=canonical may be honoured. IP hosts, and hosts with no
+    registrable domain (``localhost``, a bare public suffix, an unlisted top-level domain such as
+    ``.example`` or ``.internal``), must be equal. Private suffixes such
+    as ``github.io`` count as public, so two blogs on one hosting service are different sites.
+    """
+    host_a, host_b = host_of(a), host_of(b)
+    if not host_a or not host_b:
+        return False
+    if _is_ip(host_a) or _is_ip(host_b):
+        return host_a == host_b
+    site_a = _SUFFIXES(host_a).top_domain_under_public_suffix
+    site_b = _SUFFIXES(host_b).top_domain_under_public_suffix
+    if not site_a or not site_b:
+        return host_a == host_b
+    return site_a == site_b
+
+
+def _is_tracking(pair: str) -> bool:
+    name = unquote(pair.split("=", 1)[0]).lower()
+    return name.startswith("utm_") or name in TRACKING_PARAMETERS
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

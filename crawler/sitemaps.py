@@ -1,0 +1,160 @@
+"""Turn the bytes of a sitemap (index or urlset, optionally gzipped) into entries.
+
+Ours rather than Scrapy's `Sitemap` because Scrapy drops the Google News fields
+(``news:title``, ``news:publication_date``) that give an article its title and date before it is
+fetched. A pure function over bytes: malformed, oversized or hostile sitemaps are reported in
+`SitemapResult.error`, never raised.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from archive.urls import absolute_http_url
+from crawler.feeds import ISO_UTC, Entry
+from crawler.xmlguard import hostile_xml_reason
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SitemapResult:
+    """What one sitemap yields; at most one of `sitemaps` and `entries` is non-empty."""
+
+    sitemaps: tuple[str, ...]
+    """Child sitemap URLs, in document order, when the document is a ``<sitemapindex>``."""
+    entries: tuple[Entry, ...]
+    """``<url>`` entries of a ``<urlset>``: title from news:title, published from
+    news:publication_date, else lastmod."""
+    error: str | None = None
+    """One-line reason when the sitemap is malformed, too large, hostile or not a sitemap; the
+    other fields then hold whatever could be recovered."""
+
+
+def parse_sitemap(body: bytes, url: str, *, max_bytes: int = 50_000_000) -> SitemapResult:
+    """Parse sitemap bytes fetched from `url`; gzip bodies are inflated up to `max_bytes`.
+
+    Location URLs are resolved against `url`; those that are not http(s) are dropped, repeated
+    ones kept once. Element names are matched without regard to namespace, as crawlers do, since
+    real sitemaps get the sitemap namespace wrong. Never raises.
+    """
+    error = None
+    if body.startswith(_GZIP_MAGIC):
+        body, error = _gunzip(body, max_bytes)
+    reason = hostile_xml_reason(body)
+    if reason is not None:
+        return SitemapResult(sitemaps=(), entries=(), error=reason)
+    root, parse_error = _parse_xml(body)
+    error = error or parse_error
+    if root is None or _local_name(root) not in ("urlset", "sitemapindex"):
+        return SitemapResult(sitemaps=(), entries=(), error=error or "not a sitemap")
+    if _local_name(root) == "sitemapindex":
+        children = (_child_text(item, "loc") for item in _children(root, "sitemap"))
+        locations = (absolute_http_url(loc, url) for loc in children)
+        return SitemapResult(sitemaps=_unique(locations), entries=(), error=error)
+    entries: dict[str, Entry] = {}
+    for item in _children(root, "url"):
+        entry = _entry(item, url)
+        if entry is not None:
+            entries.setdefault(entry.url, entry)
+    return SitemapResult(sitemaps=(), entries=tuple(entries.values()), error=error)
+
+
+def _gunzip(body: bytes, max_bytes: int) -> tuple[bytes, str | None]:
+    """Inflate every gzip member of `body`, stopping at `max_bytes` of output (gzip bombs)."""
+    out = bytearray()
+    data = body
+    while data.startswith(_GZIP_MAGIC):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            while data and not inflater.eof:
+                out += inflater.decompress(data, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    return bytes(out[:max_bytes]), f"sitemap larger than {max_bytes} bytes"
+                data = inflater.unconsumed_tail
+        except zlib.error as exc:
+            return bytes(out), f"bad gzip data: {exc}"
+        if not inflater.eof:
+            return bytes(out), "truncated gzip data"
+        data = inflater.unused_data
+    return bytes(out), None
+
+
+def _parse_xml(body: bytes) -> tuple[etree._Element | None, str | None]:
+    """Parse strictly; on failure parse again in recovery mode and report the first error."""
+    try:
+        return etree.fromstring(body, _parser(recover=False)), None
+    except etree.XMLSyntaxError as exc:
+        reason = f"malformed XML: {' '.join(exc.msg.split())}" if body.strip() else "not a sitemap"
+    try:
+        return etree.fromstring(body, _parser(recover=True)), reason
+    except etree.XMLSyntaxError:
+        return None, reason
+
+
+def _parser(*, recover: bool) -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        recover=recover,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _entry(item: etree._Element, base: str) -> Entry | None:
+    url = absolute_http_url(_child_text(item, "loc"), base)
+    if url is None:
+        return None
+    news = next(_children(item, "news"), None)
+    title = " ".join((_child_text(news, "title") or "").split())
+    published = _w3c_date(_child_text(news, "publication_date"))
+    return Entry(
+        url=url,
+        title=title or None,
+        published=published or _w3c_date(_child_text(item, "lastmod")),
+    )
+
+
+def _w3c_date(text: str | None) -> str | None:
+    """W3C datetime (``2024-08-13``, ``2024-08-13T09:00:00+02:00``, ...) as ISO 8601 UTC."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(ISO_UTC)
+
+
+def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:
+    return (child for child in parent if _local_name(child) == name)
+
+
+def _child_text(parent: etree._Element | None, name: str) -> str | None:
+    if parent is None:
+        return None
+    child = next(_children(parent, name), None)
+    return child.text.strip() if child is not None and child.text else None
+
+
+def _local_name(element: etree._Element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    # "{namespace}name", or "prefix:name" when recovery kept an undeclared prefix.
+    return tag.rpartition("}")[2].rpartition(":")[2]
+
+
+def _unique(urls: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(url for url in urls if url))
