@@ -169,8 +169,15 @@ class Catalog:
         )
         if row is None:
             return None
+        url, record_id, version, content_hash, payload, first, etag, modified = row
         return ArchivedArticle(
-            *row[:5], first_fetched=_parse_ts(row[5]), validators=Validators(row[6], row[7])
+            url,
+            record_id,
+            version,
+            content_hash,
+            payload,
+            _parse_ts(first),
+            Validators(etag, modified),
         )
 
     def canonical_for(self, url: str) -> str | None:

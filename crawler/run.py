@@ -24,6 +24,7 @@ from crawler.session import ArchiveSession
 from crawler.settings import scrapy_settings
 from crawler.spiders.news import NewsSpider
 from crawler.summary import Summary
+from crawler.workers import Workers
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,13 @@ def run_crawl(
             catalog=catalog,
             warc=warc,
             records=RecordStore(layout.records_dir),
+            workers=Workers(),
         )
         process = CrawlerProcess(scrapy_settings(config, log_level=log_level))
         crawler = process.create_crawler(NewsSpider)
         process.crawl(crawler, session=session)
         process.start()
+        session.workers.close()
         warc.close()
         session.records.close()
         assert crawler.stats is not None

@@ -16,6 +16,7 @@ from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from archive.warcwriter import WarcWriter
 from crawler.config import Config, Source
+from crawler.workers import Workers
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ArchiveSession:
     catalog: Catalog
     warc: WarcWriter
     records: RecordStore
+    workers: Workers
     fatal: NewsarchiveError | None = field(default=None)
 
     def source(self, name: str) -> Source:

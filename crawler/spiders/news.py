@@ -44,12 +44,15 @@ def conditional_headers(validators: Validators | None) -> dict[str, str]:
     return headers
 
 
-def validators_of(response: Response) -> Validators:
-    def header(name: str) -> str | None:
-        value = response.headers.get(name)
-        return value.decode("latin-1") if value else None
+def header_text(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
-    return Validators(etag=header("ETag"), last_modified=header("Last-Modified"))
+
+def validators_of(response: Response) -> Validators:
+    return Validators(
+        etag=header_text(response, "ETag"), last_modified=header_text(response, "Last-Modified")
+    )
 
 
 def is_html(content_type: str | None) -> bool:
@@ -93,7 +96,7 @@ class NewsSpider(scrapy.Spider):
             },
         )
 
-    def parse_listing(self, response: Response) -> Iterator[Request]:
+    async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         meta = response.meta
         source = self.session.source(meta["source"])
         self._count(summary.FEEDS_POLLED)
@@ -101,17 +104,17 @@ class NewsSpider(scrapy.Spider):
             self._count(summary.FEEDS_NOT_MODIFIED)
             return
         children: tuple[str, ...] = ()
+        workers = self.session.workers
         if meta["kind"] == "feed":
-            content_type = response.headers.get("Content-Type")
-            feed = parse_feed(
-                response.body,
-                response.url,
-                content_type.decode("latin-1") if content_type else None,
-            )
+            content_type = header_text(response, "Content-Type")
+            feed = await workers.run(parse_feed, response.body, response.url, content_type)
             entries, error = feed.entries, feed.error
         else:
-            sitemap = parse_sitemap(
-                response.body, response.url, max_bytes=self.session.config.crawl.max_page_bytes
+            sitemap = await workers.run(
+                parse_sitemap,
+                response.body,
+                response.url,
+                max_bytes=self.session.config.crawl.max_page_bytes,
             )
             entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
         if error:
@@ -203,8 +206,7 @@ class NewsSpider(scrapy.Spider):
             self.session.catalog.commit()
             self._count(summary.ARTICLES_UNCHANGED)
             return
-        raw_type = response.headers.get("Content-Type")
-        content_type = raw_type.decode("latin-1") if raw_type else None
+        content_type = header_text(response, "Content-Type")
         if not is_html(content_type):
             self._count(summary.ARTICLES_FAILED)
             logger.warning(

@@ -1,0 +1,115 @@
+"""Crawl N generated articles of the sample site end to end; print articles/s and peak memory.
+
+    python bench/crawl.py --articles 1000
+
+The real `newsarchive crawl` runs in a subprocess against the sample site's bulk outlet
+(127.0.0.5); memory is sampled from /proc every 0.1 s: the crawl process alone, and its whole
+process tree (extraction workers included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from crawler.sample_server import SampleSite  # noqa: E402
+
+SETTINGS = """\
+[archive]
+dir = "{archive}"
+
+[crawl]
+delay = 0
+timeout = 30
+concurrency = 16
+allow_private_addresses = true
+
+"""
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        kids = [int(c) for c in children]
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def crawl(articles: int) -> dict[str, float]:
+    with SampleSite(bulk_articles=articles) as site, tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        config.write_text(
+            SETTINGS.format(archive=(Path(tmp) / "archive").as_posix()) + site.sources_toml()
+        )
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
+            + ["--source", "bulk", "--json"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        peaks = {"main": 0, "tree": 0}
+
+        def sample() -> None:
+            while process.poll() is None:
+                main = rss_kib(process.pid)
+                tree = main + sum(rss_kib(p) for p in descendants(process.pid))
+                peaks["main"] = max(peaks["main"], main)
+                peaks["tree"] = max(peaks["tree"], tree)
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stdout, _ = process.communicate()
+        elapsed = time.monotonic() - started
+        sampler.join()
+        if process.returncode != 0:
+            raise SystemExit(f"crawl failed with exit {process.returncode}")
+        summary = json.loads(stdout.strip().splitlines()[-1])
+        return {
+            "articles_new": summary["articles_new"],
+            "articles_failed": summary["articles_failed"],
+            "seconds": round(elapsed, 2),
+            "articles_per_s": round(summary["articles_new"] / elapsed, 1),
+            "peak_rss_main_mib": round(peaks["main"] / 1024, 1),
+            "peak_rss_tree_mib": round(peaks["tree"] / 1024, 1),
+            "warc_mib": round(summary["warc_bytes"] / 2**20, 1),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    args = parser.parse_args()
+    result = crawl(args.articles)
+    for key, value in result.items():
+        print(f"{key:20} {value}")
+
+
+if __name__ == "__main__":
+    main()

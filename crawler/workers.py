@@ -1,0 +1,37 @@
+"""The crawl's process pool for CPU-bound work: article extraction, feed and sitemap parsing.
+
+The reactor thread only does I/O; anything that parses runs here, one worker per core, so a huge
+or hostile feed cannot stall downloads and a crawl uses every core. Workers start from a
+forkserver that has the parsers imported already, so neither the reactor's threads nor its
+sockets are forked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+PRELOAD = ["pipelines.article", "crawler.feeds", "crawler.sitemaps"]
+
+
+class Workers:
+    def __init__(self, count: int | None = None) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self.count = count or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(self.count, mp_context=context)
+
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a picklable pure function in a worker and await its result on the event loop."""
+        future = self._pool.submit(function, *args, **kwargs)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
