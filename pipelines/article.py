@@ -1,7 +1,9 @@
 """Pure article extraction: HTML bytes or text in, clean text and metadata out.
 
 `extract_article` is the one function the crawl uses; it imports no Scrapy and keeps no state, so
-it can run in a process pool and be tested without a crawl.
+it can run in a process pool and be tested without a crawl. The page is parsed once; trafilatura
+picks the main content, `pipelines.boilerplate` removes what trafilatura lets through and
+`pipelines.metadata` reads title, authors, dates and the rest from the same tree.
 """
 
 from __future__ import annotations
@@ -9,7 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import trafilatura
-from w3lib.encoding import html_to_unicode
+from lxml.etree import _Element
+from lxml.html import HtmlElement
+from trafilatura.baseline import baseline
+from trafilatura.settings import Document
+from trafilatura.utils import load_html
+from trafilatura.xml import xmltotxt
+
+from pipelines.boilerplate import (
+    clean_body,
+    clean_lines,
+    mark_links,
+    prune_hidden,
+    running_text_length,
+)
+from pipelines.charset import decode_html
+from pipelines.metadata import PageMetadata, read_metadata
+
+__all__ = ["Article", "decode_html", "extract_article"]
+
+# Below this share of the page's running text, the first extraction gets a second opinion.
+SECOND_OPINION_SHARE = 0.45
 
 
 @dataclass(frozen=True)
@@ -27,30 +49,65 @@ class Article:
     canonical_url: str | None = None
 
 
-def decode_html(html: str | bytes, content_type: str | None = None) -> str:
-    """Decode page bytes by HTTP charset, BOM, <meta charset> or detection, as browsers do."""
-    if isinstance(html, str):
-        return html
-    _, text = html_to_unicode(content_type, html)
-    return text
+def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:
+    """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters."""
+    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=True)
+    if not isinstance(doc, Document) or doc.body is None:
+        return ""
+    return _filtered(doc.body, meta)
+
+
+def _all_paragraphs(tree: HtmlElement, meta: PageMetadata) -> str:
+    """trafilatura's baseline (every paragraph-like element), then the boilerplate filters.
+
+    The baseline may change the tree; it is the last reader of it.
+    """
+    body, _, _ = baseline(tree)
+    return _filtered(body, meta)
+
+
+def _filtered(body: _Element, meta: PageMetadata) -> str:
+    clean_body(body, meta.headlines, meta.description)
+    return clean_lines(xmltotxt(body, include_formatting=False))
+
+
+def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
+    """The article text, paragraphs separated by one blank line, or None when there is none.
+
+    A second opinion is asked only when the first result looks wrong: much shorter than the
+    page's running text (paragraphs of sentence length). trafilatura's baseline, which keeps every
+    paragraph, then gets a turn, and its filtered text is used when it is longer.
+    """
+    prune_hidden(tree)
+    mark_links(tree)
+    text = _main_content(tree, url, meta)
+    if len(text) < SECOND_OPINION_SHARE * running_text_length(tree):
+        text = max(text, _all_paragraphs(tree, meta), key=len)
+    return text.replace("\n", "\n\n") if text else None
 
 
 def extract_article(html: str | bytes, url: str, content_type: str | None = None) -> Article:
-    """Extract the article body (paragraphs separated by a blank line) and its metadata."""
-    doc = trafilatura.bare_extraction(
-        decode_html(html, content_type), url=url, with_metadata=True, include_comments=False
-    )
-    if doc is None:
+    """Extract the article body (paragraphs separated by a blank line) and its metadata.
+
+    Never raises on what a web server may send: empty, broken or binary input gives
+    `Article(text=None)` with whatever metadata could be read.
+    """
+    try:
+        tree = load_html(decode_html(html, content_type))
+    except (ValueError, TypeError):
+        tree = None
+    if tree is None:
         return Article(text=None)
-    text = doc.text.replace("\n", "\n\n") if doc.text else None
+    meta = read_metadata(tree, url)
+    text = _body_text(tree, url, meta)
     return Article(
         text=text,
-        title=doc.title,
-        authors=tuple(a.strip() for a in (doc.author or "").split(";") if a.strip()),
-        published=doc.date,
-        language=doc.language,
-        description=doc.description,
-        tags=tuple(doc.tags or ()),
-        image=doc.image,
-        canonical_url=doc.url if doc.url and doc.url != url else None,
+        title=meta.title,
+        authors=meta.authors,
+        published=meta.published,
+        language=meta.language or meta.detect_language(text),
+        description=meta.description,
+        tags=meta.tags,
+        image=meta.image,
+        canonical_url=meta.canonical_url,
     )

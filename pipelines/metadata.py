@@ -1,0 +1,318 @@
+"""Article metadata from a parsed page: title, authors, dates, language, description, tags, image.
+
+Read in the order publishers make them reliable: schema.org JSON-LD, then Open Graph / article
+meta tags, then plain HTML (<title>, <h1>, <html lang>, <time>). Dates fall back to htmldate only
+when the page has no structured date, which keeps the common case fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import py3langid
+from htmldate import find_date
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+_ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
+# One pass over the page collects every element the readers below look at, in page order.
+_MARKUP = XPath(
+    '//meta[@content] | //script[@type="application/ld+json"] | //link[@rel and @href]'
+    " | //time[@datetime] | //h1 | //title"
+)
+_BYLINE = XPath(
+    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
+    ' or contains(@class, "author-name")][not(self::meta)][not(self::link)]'
+)
+_BY = re.compile(r"^\s*(?:by|von|par|por|door|di|da|de)\s+", re.IGNORECASE)
+_ROLE = re.compile(
+    r"\b(?:editor|writer|reporter|correspondent|staff|contributor|columnist|journalist|"
+    r"author|press|news|reuters|associated|agency|photograph\w*|updated|published)\b",
+    re.IGNORECASE,
+)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
+_LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·]\s+")
+
+
+@dataclass(frozen=True)
+class PageMetadata:
+    """Metadata read from the page's markup; `language` is None when the page declares none.
+
+    `headlines` holds every form of the headline (JSON-LD, Open Graph, <h1>, <title>) so the text
+    filters can recognise it; `title` is the best of them.
+    """
+
+    title: str | None = None
+    headlines: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    language: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    canonical_url: str | None = None
+
+    def detect_language(self, text: str | None) -> str | None:
+        """ISO 639-1 code detected from the article text (py3langid), None for too little text.
+
+        The first thousand characters decide: enough for a sure guess, and detection time grows
+        with the length of the text.
+        """
+        if not text or len(text) < 40:
+            return None
+        code, _ = py3langid.classify(text[:1000])
+        return str(code)
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
+def _collect(tree: HtmlElement) -> dict[str, list[HtmlElement]]:
+    """The page's meta, JSON-LD script, link, time, h1 and title elements by tag, in page order."""
+    found: dict[str, list[HtmlElement]] = {}
+    for elem in _MARKUP(tree):
+        found.setdefault(elem.tag, []).append(elem)
+    return found
+
+
+def _json_ld_objects(markup: dict[str, list[HtmlElement]]) -> Iterator[dict[str, Any]]:
+    """Every JSON object in the page's JSON-LD blocks, @graph members included."""
+    for script in markup.get("script", []):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+
+
+def _article_object(markup: dict[str, list[HtmlElement]]) -> dict[str, Any]:
+    """The JSON-LD object describing the article (schema.org Article types), or {}."""
+    for obj in _json_ld_objects(markup):
+        types = obj.get("@type")
+        names = types if isinstance(types, list) else [types]
+        if any(isinstance(t, str) and _ARTICLE_TYPES.search(t) for t in names) and (
+            "headline" in obj or "datePublished" in obj
+        ):
+            return obj
+    return {}
+
+
+def _meta_tags(markup: dict[str, list[HtmlElement]]) -> dict[str, list[str]]:
+    """Meta tag contents by lower-cased property/name/itemprop/http-equiv, in page order."""
+    tags: dict[str, list[str]] = {}
+    for meta in markup.get("meta", []):
+        key = meta.get("property") or meta.get("name") or meta.get("itemprop")
+        key = key or meta.get("http-equiv")
+        content = _clean(meta.get("content"))
+        if key and content:
+            tags.setdefault(key.strip().lower(), []).append(content)
+    return tags
+
+
+def _first(meta: dict[str, list[str]], *keys: str) -> str | None:
+    for key in keys:
+        if meta.get(key):
+            return meta[key][0]
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    """Author names from a JSON-LD author value (string, Person, list of either)."""
+    if isinstance(value, list):
+        return [name for item in value for name in _names(item)]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    return [value] if isinstance(value, str) else []
+
+
+def clean_authors(raw: list[str]) -> tuple[str, ...]:
+    """One name per entry: no "By", no roles or agencies, no URLs, no duplicates, page order."""
+    authors: list[str] = []
+    for value in raw:
+        for part in _AUTHOR_SPLIT.split(_BY.sub("", " ".join(value.split()))):
+            name = _BY.sub("", part).strip(" .-\u2013\u2014:")
+            if (
+                not name
+                or "@" in name
+                or "/" in name
+                or _ROLE.search(name)
+                or len(name.split()) > 4
+                or not any(ch.isalpha() for ch in name)
+            ):
+                continue
+            if name.lower() not in (a.lower() for a in authors):
+                authors.append(name)
+    return tuple(authors)
+
+
+def normalise_date(value: str | None) -> str | None:
+    """ISO 8601: UTC "YYYY-MM-DDTHH:MM:SSZ" when the value has a time and an offset, the local
+    "YYYY-MM-DDTHH:MM:SS" for a time without offset, "YYYY-MM-DD" for a date alone."""
+    if not value:
+        return None
+    value = value.strip()
+    parsed: datetime | None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed is None or not 1990 <= parsed.year <= 2100:
+        return None
+    if len(value) <= 10 and "T" not in value:
+        return parsed.strftime("%Y-%m-%d")
+    if parsed.tzinfo is None:
+        return parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _published(
+    tree: HtmlElement,
+    markup: dict[str, list[HtmlElement]],
+    article: dict[str, Any],
+    meta: dict[str, list[str]],
+) -> str | None:
+    candidates = [
+        article.get("datePublished"),
+        _first(
+            meta,
+            "article:published_time",
+            "og:published_time",
+            "datepublished",
+            "pubdate",
+            "publishdate",
+            "publish-date",
+            "date",
+            "dc.date.issued",
+            "dc.date",
+            "sailthru.date",
+        ),
+        *(t.get("datetime") for t in markup.get("time", [])[:1]),
+    ]
+    for candidate in candidates:
+        found = normalise_date(candidate if isinstance(candidate, str) else None)
+        if found:
+            return found
+    guess = find_date(tree, extensive_search=False, original_date=True)
+    return normalise_date(guess) if guess else None
+
+
+def _language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
+    for value in (tree.get("lang"), _first(meta, "content-language", "og:locale", "language")):
+        match = _LANG.match((value or "").strip())
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def _headlines(
+    markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
+) -> tuple[str, ...]:
+    """Every form of the headline the page gives, best first, the site name cut off the first."""
+    candidates = [
+        _clean(article.get("headline")),
+        _first(meta, "og:title"),
+        _first(meta, "twitter:title"),
+        *(_clean(h.text_content()) for h in markup.get("h1", [])[:2]),
+        *(_clean(t.text_content()) for t in markup.get("title", [])[:1]),
+    ]
+    found = [c for c in candidates if c]
+    site = _first(meta, "og:site_name", "application-name")
+    if found and site:
+        separators = list(_TITLE_SEPARATOR.finditer(found[0]))
+        if separators and found[0][separators[-1].end() :].strip().lower() == site.lower():
+            found[0] = found[0][: separators[-1].start()].strip()
+    return tuple(dict.fromkeys(found))
+
+
+def _tags(article: dict[str, Any], meta: dict[str, list[str]]) -> tuple[str, ...]:
+    raw = list(meta.get("article:tag", []))
+    keywords = article.get("keywords")
+    if isinstance(keywords, list):
+        raw.extend(k for k in keywords if isinstance(k, str))
+    elif isinstance(keywords, str):
+        raw.extend(keywords.split(","))
+    if not raw:
+        raw = [
+            k
+            for value in meta.get("news_keywords", meta.get("keywords", []))
+            for k in value.split(",")
+        ]
+    tags: list[str] = []
+    for tag in raw:
+        tag = " ".join(tag.split())
+        if tag and tag.lower() not in (t.lower() for t in tags):
+            tags.append(tag)
+    return tuple(tags)
+
+
+def _image(article: dict[str, Any], meta: dict[str, list[str]]) -> str | None:
+    image = article.get("image")
+    while isinstance(image, list) and image:
+        image = image[0]
+    if isinstance(image, dict):
+        image = image.get("url")
+    return _first(meta, "og:image", "og:image:url", "og:image:secure_url", "twitter:image") or (
+        _clean(image)
+    )
+
+
+def _links(markup: dict[str, list[HtmlElement]]) -> dict[str, str]:
+    return {
+        rel: link.get("href").strip()
+        for link in reversed(markup.get("link", []))
+        for rel in link.get("rel").lower().split()
+    }
+
+
+def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
+    """Read the page's metadata; absent fields are None or empty, never guessed from the URL."""
+    markup = _collect(tree)
+    meta = _meta_tags(markup)
+    article = _article_object(markup)
+    links = _links(markup)
+    authors = clean_authors(_names(article.get("author")))
+    if not authors:
+        raw = meta.get("author", []) + [
+            a for a in meta.get("article:author", []) if not a.startswith("http")
+        ]
+        authors = clean_authors(
+            raw or [" ".join(e.text_content().split()) for e in _BYLINE(tree)[:3]]
+        )
+    image = _image(article, meta)
+    canonical = links.get("canonical") or _first(meta, "og:url")
+    headlines = _headlines(markup, article, meta)
+    return PageMetadata(
+        title=headlines[0] if headlines else None,
+        headlines=headlines,
+        authors=authors,
+        published=_published(tree, markup, article, meta),
+        language=_language(tree, meta),
+        description=_clean(article.get("description"))
+        or _first(meta, "og:description", "description", "twitter:description"),
+        tags=_tags(article, meta),
+        image=urljoin(url, image) if image else None,
+        canonical_url=urljoin(url, canonical) if canonical else None,
+    )

@@ -1,0 +1,144 @@
+"""extract_article on handcrafted news pages: clean complete text, right metadata, never a crash."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from pipelines.article import Article, decode_html, extract_article
+from pipelines.metadata import clean_authors, normalise_date
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
+BOILERPLATE = (
+    "Skip to content",
+    "Getty Images",
+    "Credit:",
+    "More Content",
+    "cookie",
+    "Subscribe",
+    "newsletter",
+    "Read more",
+    "Share on",
+    "reader42",
+    "All rights reserved",
+)
+
+
+def _page(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_news_template_around_real_article_comes_out_clean_and_complete() -> None:
+    article = extract_article(
+        _page("trump-musk-interview.html"),
+        "https://news.example.com/politics/trump-musk-interview?utm_source=feed",
+    )
+    expected = (FIXTURES / "trump-musk-interview.txt").read_text(encoding="utf-8").strip()
+    assert article.text == expected
+    for noise in BOILERPLATE:
+        assert noise.lower() not in (article.text or "").lower(), noise
+
+
+def test_news_template_metadata() -> None:
+    article = extract_article(
+        _page("trump-musk-interview.html"), "https://news.example.com/politics/x?utm_source=feed"
+    )
+    assert article.title == "A look back at that Donald Trump and Elon Musk interview"
+    assert article.authors == ("Jane Doe",)
+    assert article.published == "2024-08-13T09:00:00Z"
+    assert article.language == "en"
+    assert article.tags == ("Donald Trump", "Elon Musk")
+    assert article.image == "https://news.example.com/img/lead.jpg"
+    assert article.canonical_url == "https://news.example.com/politics/trump-musk-interview"
+    assert article.description and article.description.startswith("The conversation on X")
+
+
+def test_captions_credits_read_more_and_newsletter_box_are_dropped() -> None:
+    article = extract_article(
+        _page("captions-and-prompts.html"), "https://zeitung.example.de/koeln/bruecke"
+    )
+    text = article.text or ""
+    paragraphs = text.split("\n\n")
+    assert len(paragraphs) == 5
+    assert paragraphs[0].startswith("Nach sechs Jahren Bauzeit")
+    assert paragraphs[-1].startswith("Die alte Brücke soll")
+    for noise in ("Foto", "dpa", "Lesen Sie auch", "Newsletter", "Cookies", "Mehr zum Thema"):
+        assert noise not in text, noise
+
+
+def test_windows_1252_page_metadata_without_mojibake() -> None:
+    article = extract_article(
+        _page("captions-and-prompts.html"), "https://zeitung.example.de/koeln/bruecke"
+    )
+    assert article.title == "Neue Brücke über den Rhein eröffnet"
+    assert article.authors == ("Anna Müller", "Peter Schmidt")
+    assert article.published == "2024-05-02"
+    assert article.language == "de"
+    assert article.tags == ("Verkehr", "Köln", "Brücken")
+    assert article.canonical_url == "https://zeitung.example.de/koeln/bruecke"
+
+
+JAPANESE = "日本語の記事です。東京で新しい駅が開業しました。"
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (f'<meta charset="shift_jis"><p>{JAPANESE}</p>'.encode("shift_jis"), None),
+        (f"<p>{JAPANESE}</p>".encode("shift_jis"), "text/html; charset=Shift_JIS"),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=shift_jis">'
+            + JAPANESE.encode("shift_jis"),
+            "text/html",
+        ),
+        (b"\xef\xbb\xbf" + f"<p>{JAPANESE}</p>".encode(), "text/html; charset=iso-8859-1"),
+        (f"<p>{JAPANESE}</p>".encode(), None),
+    ],
+)
+def test_decode_html_by_header_bom_meta_or_detection(data: bytes, content_type: str | None) -> None:
+    assert JAPANESE in decode_html(data, content_type)
+
+
+def test_latin_encodings_decode_without_mojibake() -> None:
+    text = "Übersee café \u2013 naïve"
+    assert text in decode_html(f"<p>{text}</p>".encode("cp1252"), None)
+    latin2 = "Zażółć gęślą jaźń"
+    page = f'<meta charset="iso-8859-2"><p>{latin2}</p>'.encode("iso-8859-2")
+    assert latin2 in decode_html(page)
+
+
+@pytest.mark.parametrize(
+    "junk", [b"", b"\x00\x01\x02\xff" * 100, "<html><body><div><p>", "   ", b"%PDF-1.4\n%\xe2\xe3"]
+)
+def test_never_raises_on_empty_broken_or_binary_input(junk: str | bytes) -> None:
+    article = extract_article(junk, "https://example.com/a")
+    assert isinstance(article, Article)
+    assert article.text is None
+
+
+def test_article_is_picklable_for_the_process_pool() -> None:
+    article = extract_article(_page("trump-musk-interview.html"), "https://news.example.com/a")
+    assert pickle.loads(pickle.dumps(article)) == article
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-08-13T11:00:00+02:00", "2024-08-13T09:00:00Z"),
+        ("2024-08-13T09:00:00Z", "2024-08-13T09:00:00Z"),
+        ("2024-08-13", "2024-08-13"),
+        ("Tue, 13 Aug 2024 11:00:00 +0200", "2024-08-13T09:00:00Z"),
+        ("2024-08-13T11:00:00", "2024-08-13T11:00:00"),
+        ("not a date", None),
+    ],
+)
+def test_dates_normalised_to_utc_iso(raw: str, expected: str | None) -> None:
+    assert normalise_date(raw) == expected
+
+
+def test_bylines_cleaned_to_one_name_per_entry() -> None:
+    assert clean_authors(["By Jane Doe and John Roe, Staff Writers"]) == ("Jane Doe", "John Roe")
+    assert clean_authors(["BY MARY MAJOR; Reuters"]) == ("MARY MAJOR",)
+    assert clean_authors(["https://example.com/author/x", "jane@example.com"]) == ()
