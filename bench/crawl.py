@@ -67,8 +67,17 @@ def crawl(articles: int) -> dict[str, float]:
         )
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
-            + ["--source", "bulk", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "crawler",
+                "crawl",
+                "--config",
+                str(config),
+                "--source",
+                "bulk",
+                "--json",
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
