@@ -21,9 +21,9 @@ from trafilatura.xml import xmltotxt
 from pipelines.boilerplate import (
     clean_body,
     clean_lines,
+    drop_page_header,
     mark_links,
-    prune_hidden,
-    running_text_length,
+    prune_page,
 )
 from pipelines.charset import decode_html
 from pipelines.metadata import PageMetadata, read_metadata
@@ -32,6 +32,10 @@ __all__ = ["Article", "decode_html", "extract_article"]
 
 # Below this share of the page's running text, the first extraction gets a second opinion.
 SECOND_OPINION_SHARE = 0.45
+# A fast first pass (no fallback extractors) is trusted when it holds this share of the running
+# text and this many characters; otherwise trafilatura's full pass (with fallbacks) runs too.
+FAST_SHARE = 0.6
+FAST_MIN = 1000
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,11 @@ class Article:
     canonical_url: str | None = None
 
 
-def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:
+def _main_content(tree: HtmlElement, url: str, meta: PageMetadata, fast: bool) -> str:
     """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters."""
-    doc = trafilatura.bare_extraction(tree, url=url, include_comments=False, favor_precision=True)
+    doc = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, favor_precision=True, fast=fast
+    )
     if not isinstance(doc, Document) or doc.body is None:
         return ""
     return _filtered(doc.body, meta)
@@ -60,10 +66,11 @@ def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:
 def _all_paragraphs(tree: HtmlElement, meta: PageMetadata) -> str:
     """trafilatura's baseline (every paragraph-like element), then the boilerplate filters.
 
-    The baseline may change the tree; it is the last reader of it.
+    The baseline may hand back a whole article container as one line, page header included;
+    that header is cut off. The baseline may change the tree; it is the last reader of it.
     """
     body, _, _ = baseline(tree)
-    return _filtered(body, meta)
+    return drop_page_header(_filtered(body, meta), meta.headlines, meta.description)
 
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
@@ -74,14 +81,18 @@ def _filtered(body: _Element, meta: PageMetadata) -> str:
 def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     """The article text, paragraphs separated by one blank line, or None when there is none.
 
-    A second opinion is asked only when the first result looks wrong: much shorter than the
-    page's running text (paragraphs of sentence length). trafilatura's baseline, which keeps every
-    paragraph, then gets a turn, and its filtered text is used when it is longer.
+    trafilatura runs first without its fallback extractors, which is fast and on most pages the
+    same; when that result looks wrong (short, or short against the page's running text, i.e.
+    paragraphs of sentence length) its full pass runs. A second opinion is asked only when the
+    result is still much shorter than the running text: trafilatura's baseline, which keeps
+    every paragraph, then gets a turn, and its filtered text is used when it is longer.
     """
-    prune_hidden(tree)
+    running = prune_page(tree)
     mark_links(tree)
-    text = _main_content(tree, url, meta)
-    if len(text) < SECOND_OPINION_SHARE * running_text_length(tree):
+    text = _main_content(tree, url, meta, fast=True)
+    if len(text) < FAST_SHARE * running or len(text) < FAST_MIN:
+        text = max(text, _main_content(tree, url, meta, fast=False), key=len)
+    if len(text) < SECOND_OPINION_SHARE * running:
         text = max(text, _all_paragraphs(tree, meta), key=len)
     return text.replace("\n", "\n\n") if text else None
 

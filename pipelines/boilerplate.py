@@ -1,11 +1,12 @@
 """Boilerplate filters around trafilatura: by HTML structure first, by the form of a line last.
 
 trafilatura finds the main content well but lets through what sits inside it: the headline and
-standfirst repeated as text, copies the browser never shows, photo credits, "Read more" and
-related-link lists, labels such as "Comments". These filters remove them in three steps:
-`prune_hidden` and `mark_links` prepare the page before trafilatura, `clean_body` drops blocks
-of its output tree by what they are made of (links, headline words, position), `clean_lines`
-drops lines by their form. Nothing is keyed to a site.
+standfirst repeated as text, copies the browser never shows, promotion boxes, photo and agency
+credits, "Read more" and related-link lists, calls to follow or subscribe, labels such as
+"Comments". `prune_page` and `mark_links` prepare the page before trafilatura, `clean_body` drops
+blocks (and lines between line breaks) of its output tree by what they are made of (links,
+headline words, position), `clean_lines` drops lines by their form and `drop_page_header` cuts
+the page header off a run-on first line. Nothing is keyed to a site.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _WORD = re.compile(r"\w+")
 LINK_START, LINK_END = "\ue000", "\ue001"
 _LINKED = re.compile(f"{LINK_START}([^{LINK_START}{LINK_END}]*){LINK_END}")
 _MARKERS = re.compile(f"[{LINK_START}{LINK_END}]")
+_URL = re.compile(r"(?:https?://|www\.)\S+$", re.IGNORECASE)
 
 # Lines that are boilerplate by their form alone: credits, e-mail addresses, timestamps,
 # navigation and prompts that never belong to an article's text.
@@ -30,9 +32,13 @@ _BOILERPLATE_LINE = re.compile(
     r"""^\W*(?:
         (?:photo|image|picture|video|foto|credit|source)s?(?:\s+(?:credit|source)s?)?\s*[:|©].{0,80}
         | (?:image|photo)\s+(?:source|credit)s?\s*,.{0,80}
-        | (?:additional\s+)?(?:reporting|writing|editing)\s+by\s+[^.;:!?]{1,60}
-          (?:;\s*(?:additional\s+)?(?:reporting|writing|editing)\s+by\s+[^.;:!?]{1,60})+
+        | (?:additional\s+)?(?:reporting|writing|editing)\s+by\s+[^.!?]{1,300}
+          (?:reporting|writing|editing)\s+by\s+[^.!?]{1,100}
+        | \(\s*(?:additional\s+)?(?:reporting|writing|editing)\s+by\s+[^.!?()]{1,300}\.?\s*\)
         | (?:additional\s+)?reporting\s+by\s+(?:\w+\s+){0,3}\w+
+        | [^.!?]{1,300}\bcontributed\s+(?:reporting|to\s+this\s+(?:report|story|article))
+          [^.!?]{0,80}
+        | contributing\s*:.{1,100}
         | [\w.&' -]{0,40}\b(?:getty\s+images|shutterstock|istock(?:photo)?)\b[\w.&' /-]{0,40}
         | skip\s+to\s+(?:main\s+)?content
         | (?:more|related)\s+(?:content|stories|articles|news|coverage)
@@ -45,15 +51,47 @@ _BOILERPLATE_LINE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# A call to action (`_is_prompt`) pairs an action asked of the reader with a channel to do it on.
+_PROMPT_WORDS = 60
+# Substrings every action has, a cheap test before the patterns.
+_PROMPT_HINTS = ("subscri", "sign", "click", "follow", "mail", "contact", "join", "reached", "tip")
+_PROMPT_ACTION = re.compile(
+    r"""\bsubscri(?:be|bing)\b|\bsign(?:ing)?\s+up\b|\bclick\s+here\b
+    | ^\W*(?:follow|e-?mail|contact|join)\b|\bfollow\s+(?:us|him|her|them)\b
+    | \bmay\s+be\s+reached\b|\bhave\s+a\s+tip\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_PROMPT_CHANNEL = re.compile(
+    r"""[\w.+-]+@[\w-]+\.[\w.-]+ | (?<![\w@])@\w{2,} | \bhttps?://|\bwww\.
+    | \b(?:twitter|facebook|instagram|youtube|linkedin|whatsapp|telegram|newsletters?|inbox)\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 # What a browser does not show: hidden attributes, inline display:none / visibility:hidden, and
 # the conventional "hidden"/"hide" classes: off-screen copies of titles, dates and teasers.
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN_CLASSES = {"hidden", "hide"}
+
+# Class words that name a promotion of the outlet's, as whole words of a class name.
+_PROMOTION_NAME = re.compile(
+    r"(?<![a-z])(?:cta|promo(?:tion)?s?|subscri(?:be|ption)s?|paywall|trending|notification"
+    r"|estimated-read-time|read-time)(?![a-z])",
+    re.IGNORECASE,
+)
+_PROMOTION_SHARE = 0.3
+# The elements worth a look for `prune_page`: cheap supersets of hidden ones and of promotions
+# (promotions are looked for among blocks and paragraphs only, which keeps the query fast).
 _MAYBE_HIDDEN = XPath(
     "//body//*[@hidden or @aria-hidden or contains(@style, 'none') or contains(@style, 'hidden')"
     " or contains(@class, 'hid')]"
 )
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_HIDDEN_CLASSES = {"hidden", "hide"}
+_PROMOTION_TEST = " or ".join(
+    f"contains(@class, '{word}')"
+    for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
+)
+_MAYBE_PROMOTION = XPath(f"//div[{_PROMOTION_TEST}] | //p[{_PROMOTION_TEST}]")
+# How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
+_LEAD_CHARS = 200
 
 
 def _is_hidden(elem: _Element) -> bool:
@@ -74,11 +112,27 @@ def _text(elem: _Element) -> str:
     return " ".join("".join(elem.itertext()).split())
 
 
-def prune_hidden(tree: HtmlElement) -> None:
-    """Remove, in place, the elements of the page body a browser would not display."""
+def prune_page(tree: HtmlElement) -> int:
+    """Remove, in place, what a reader never takes for the article; return the running text left.
+
+    Removed: elements of the body a browser would not display, then parts whose class names them
+    a promotion of the outlet's (calls to action, subscription and paywall boxes, trending rails,
+    notification bars, reading-time notes), which sit inside the article container where
+    trafilatura keeps them. A promotion holding a large share of the page's running text is kept:
+    some sites put the whole article in a "paywall" container. Returns `running_text_length` of
+    the page without its hidden parts, the yardstick for the body.
+    """
     for elem in _MAYBE_HIDDEN(tree):
         if _is_hidden(elem):
             _remove(elem)
+    running = running_text_length(tree)
+    for elem in _MAYBE_PROMOTION(tree):
+        if (
+            _PROMOTION_NAME.search(elem.get("class", ""))
+            and running_text_length(elem) < _PROMOTION_SHARE * running
+        ):
+            _remove(elem)
+    return running
 
 
 def running_text_length(tree: HtmlElement) -> int:
@@ -88,10 +142,16 @@ def running_text_length(tree: HtmlElement) -> int:
 
 
 def mark_links(tree: HtmlElement) -> None:
-    """Wrap the text of every link that points somewhere in the two marker characters."""
+    """Wrap the text of every link that points somewhere in the two marker characters.
+
+    A link that shows its own address is the author citing it, not a teaser, and is not marked.
+    """
     for link in tree.iter("a"):
-        if link.get("href") and link.text and link.text.strip():
-            link.text = LINK_START + link.text
+        if not link.get("href"):
+            continue
+        label = link.text if link.text and link.text.strip() else link.text_content()
+        if label.strip() and not _URL.match(label.strip()):
+            link.text = LINK_START + (link.text or "")
             link.tail = LINK_END + (link.tail or "")
 
 
@@ -141,6 +201,29 @@ def _is_link_list(elem: _Element) -> bool:
     return bool(items) and all(_link_share(_text(item)) >= 0.7 for item in items)
 
 
+def _is_link_text(text: str) -> bool:
+    """Text that is mostly link: short and mostly linked ("Related: ..."), or all link."""
+    n = len(words(text))
+    share = _link_share(text)
+    return bool(n) and ((n <= 25 and share >= 0.6) or share >= 0.9)
+
+
+def _drop_link_lines(elem: _Element) -> None:
+    """Empty, in place, the lines of a block split by line breaks that are mostly link.
+
+    Teaser lists are often one paragraph of links separated by <br>; each line is judged alone.
+    Only blocks made of text and line breaks are split; emptied lines vanish in `clean_lines`.
+    """
+    breaks = list(elem)
+    if not breaks or any(child.tag != "lb" for child in breaks):
+        return
+    if elem.text and _is_link_text(elem.text):
+        elem.text = ""
+    for lb in breaks:
+        if lb.tail and _is_link_text(lb.tail):
+            lb.tail = ""
+
+
 def clean_body(body: _Element, headlines: tuple[str, ...], description: str | None) -> None:
     """Remove, in place, the boilerplate blocks from trafilatura's output tree.
 
@@ -168,16 +251,58 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
         ):
             _remove(elem)
             continue
-        if n and n <= 25 and _link_share(marked) >= 0.6:
+        if _is_link_text(marked):
             _remove(elem)
             continue
+        _drop_link_lines(elem)
         if elem.tag == "p" and n >= 10:
             seen_paragraph = True
+
+
+def _is_prompt(line: str) -> bool:
+    """A short paragraph that asks the reader to act on a channel of the outlet's.
+
+    "Follow us on Twitter", "Subscribe to our newsletter", "Email the author at ...": an action
+    and a channel together mark it; either alone can be part of the news.
+    """
+    lower = line.lower()
+    return (
+        any(hint in lower for hint in _PROMPT_HINTS)
+        and _PROMPT_ACTION.search(line) is not None
+        and _PROMPT_CHANNEL.search(line) is not None
+        and len(words(line)) <= _PROMPT_WORDS
+    )
+
+
+def _phrase_end(text: str, phrase: str, start: int) -> int:
+    """Where `phrase` (word for word) ends in `text` if it begins within `_LEAD_CHARS` of
+    `start`, else -1."""
+    pattern = r"\W+".join(re.escape(word) for word in words(phrase))
+    found = re.compile(pattern, re.IGNORECASE).search(text, start) if pattern else None
+    return found.end() if found and found.start() - start <= _LEAD_CHARS else -1
+
+
+def drop_page_header(text: str, headlines: tuple[str, ...], description: str | None) -> str:
+    """Cut the page header off a text whose first line runs on from the page's top.
+
+    A whole-container text starts with what precedes the article in the page: section, byline,
+    date, then the headline and often the standfirst. The first line is cut after the headline
+    when it appears near its start, and after the standfirst when that follows the headline.
+    """
+    first, newline, rest = text.partition("\n")
+    cut = max((_phrase_end(first, headline, 0) for headline in headlines), default=-1)
+    if cut < 0:
+        return text
+    if description:
+        cut = max(cut, _phrase_end(first, description, cut))
+    return first[cut:].lstrip(" .,;:!?|-\u2013\u2014") + newline + rest
 
 
 def clean_lines(text: str) -> str:
     """Drop lines that are boilerplate by their form and blank lines; strip each line and the
     link markers."""
     kept = [line.strip() for line in strip_markers(text).splitlines()]
-    kept = [line for line in kept if line and not _BOILERPLATE_LINE.match(line)]
+    kept = [
+        line for line in kept if line and not _BOILERPLATE_LINE.match(line) and not _is_prompt(line)
+    ]
     return "\n".join(kept)

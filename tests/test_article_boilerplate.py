@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.article import extract_article
-from pipelines.boilerplate import clean_lines
+from pipelines.boilerplate import clean_lines, drop_page_header
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,15 @@ from pipelines.boilerplate import clean_lines
         "Advertisement",
         "2019-11-19T08:57:40+01:00",
         "newsdesk@example.com",
+        "(Reporting by Ann Lee, Bo Chen, with reporting by Cy Day; editing by Di Eve.)",
+        "Reporting by Ann Lee; additional reporting by Bo Chen; Editing by Cy Day",
+        "Keith Bradsher contributed reporting from Hong Kong.",
+        "Associated Press writers Ann Lee and Bo Chen contributed to this report.",
+        "Contributing: Kristine Phillips",
+        "Follow Newsbeat on Instagram, Facebook, Twitter and YouTube.",
+        "Email Jane Roe at jroe@example.com or follow her @janeroe.",
+        "Have a tip? Jane Roe may be reached at jroe@example.com.",
+        "Get the latest updates right in your inbox. Subscribe to our newsletters.",
     ],
 )
 def test_boilerplate_lines_are_dropped(line: str) -> None:
@@ -37,6 +46,9 @@ def test_boilerplate_lines_are_dropped(line: str) -> None:
         "Getty Images reported record revenue for the third quarter, the company said.",
         "The photo editor said the picture had been taken at dawn.",
         "Comments from the minister drew criticism from the opposition on Tuesday.",
+        "The details were shared on the Twitter handle of the Senate, @NGRSenate.",
+        "Subscribers to the service can also watch the matches on Facebook and YouTube.",
+        "Reporting by the Times found that the council had ignored three warnings.",
     ],
 )
 def test_prose_that_mentions_the_same_words_is_kept(line: str) -> None:
@@ -87,3 +99,55 @@ def test_headline_and_hidden_copies_are_not_in_the_text() -> None:
     text = extract_article(_page(hidden), "https://post.example/bridge").text or ""
     assert "Council approves bridge" not in text
     assert text.startswith("Sentence 0 of the report")
+
+
+def test_teaser_lines_between_line_breaks_are_dropped() -> None:
+    teasers = (
+        "<p><strong>DON'T MISS</strong><br>"
+        "<strong><a href='/x'>Bridge costs rise again this year</a> [INSIGHT]</strong><br>"
+        "<a href='/y'><u><strong>Mayor defends the transport budget</strong></u></a></p>"
+    )
+    text = extract_article(_page(teasers), "https://post.example/bridge").text or ""
+    assert "Bridge costs rise" not in text
+    assert "Mayor defends" not in text
+    assert "Sentence 7 of the summary" in text
+
+
+def test_a_link_that_shows_its_address_is_kept() -> None:
+    cited = (
+        "<p>The full ruling: <a href='https://court.example/r/1'>https://court.example/r/1</a></p>"
+    )
+    text = extract_article(_page(cited), "https://post.example/bridge").text or ""
+    assert "https://court.example/r/1" in text
+
+
+def test_promotion_boxes_go_but_a_paywall_container_with_the_article_stays() -> None:
+    promo = (
+        "<div class='nrplus-cta'><p>If you enjoyed this article, we have a proposition for you:"
+        " join our club of members for unlimited reading.</p></div>"
+        "<p class='estimated-read-time'>Reading time: 3 minutes</p>"
+    )
+    text = extract_article(_page(promo), "https://post.example/bridge").text or ""
+    assert "proposition" not in text
+    assert "Reading time" not in text
+    walled = (
+        _page("")
+        .replace("<article>", "<article><div class='paywall'>")
+        .replace("</article>", "</div></article>")
+    )
+    text = extract_article(walled, "https://post.example/bridge").text or ""
+    assert "Sentence 7 of the report" in text
+    assert "Sentence 7 of the summary" in text
+
+
+def test_page_header_is_cut_off_a_run_on_first_line() -> None:
+    text = (
+        "Business 11.15.2019 10:09 AM Council approves bridge The span opens in May. "
+        "The council voted on Tuesday.\nSecond paragraph."
+    )
+    assert drop_page_header(text, ("Council approves bridge",), "The span opens in May.") == (
+        "The council voted on Tuesday.\nSecond paragraph."
+    )
+    assert drop_page_header("No header here.\nMore.", ("Council approves bridge",), None) == (
+        "No header here.\nMore."
+    )
