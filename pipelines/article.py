@@ -18,6 +18,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
+from pipelines.agreement import bound_by, readability_text
 from pipelines.boilerplate import (
     clean_body,
     clean_lines,
@@ -85,7 +86,9 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     same; when that result looks wrong (short, or short against the page's running text, i.e.
     paragraphs of sentence length) its full pass runs. A second opinion is asked only when the
     result is still much shorter than the running text: trafilatura's baseline, which keeps
-    every paragraph, then gets a turn, and its filtered text is used when it is longer.
+    every paragraph, then gets a turn, and its filtered text is used when it is longer. Last,
+    the text is bounded by readability's reading of the page where the two agree on the article
+    (`pipelines.agreement`): what lies before or after their shared stretch is cut.
     """
     running = prune_page(tree)
     mark_links(tree)
@@ -94,6 +97,7 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
         text = max(text, _main_content(tree, url, meta, fast=False), key=len)
     if len(text) < SECOND_OPINION_SHARE * running:
         text = max(text, _all_paragraphs(tree, meta), key=len)
+    text = bound_by(text, readability_text(tree))
     return text.replace("\n", "\n\n") if text else None
 
 

@@ -12,6 +12,7 @@ the page header off a run-on first line. Nothing is keyed to a site.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
@@ -106,6 +107,11 @@ def _is_hidden(elem: _Element) -> bool:
 def words(text: str) -> list[str]:
     """The `\\w+` tokens of a text, the unit the filters (and the benchmark) count in."""
     return _WORD.findall(text)
+
+
+def word_spans(text: str) -> Iterator[re.Match[str]]:
+    """The `\\w+` tokens of a text as matches, for callers that cut the text where a word is."""
+    return _WORD.finditer(text)
 
 
 def _text(elem: _Element) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from trafilatura.utils import load_html
 
+from pipelines.agreement import bound_by, readability_text
 from pipelines.article import extract_article
 from pipelines.boilerplate import clean_lines, drop_page_header
 
@@ -151,3 +153,39 @@ def test_page_header_is_cut_off_a_run_on_first_line() -> None:
     assert drop_page_header("No header here.\nMore.", ("Council approves bridge",), None) == (
         "No header here.\nMore."
     )
+
+
+_STORY = [
+    "The council voted on Tuesday to rebuild the harbour wall before the winter storms arrive.",
+    "Engineers said the old wall had been patched so often that little of the original remained.",
+    "Work is due to start in March and should take two years, the council said in a statement.",
+]
+
+
+def test_agreement_cuts_a_run_on_byline_and_a_trailing_company_profile() -> None:
+    ours = "\n".join(
+        [
+            "By Ann Lee Updated Nov. 19 Print Article " + _STORY[0],
+            *_STORY[1:],
+            *_STORY,
+            "Harbourco is a global provider of harbour walls with offices in nine countries.",
+        ]
+    )
+    assert bound_by(ours, "\n".join(_STORY * 2)) == "\n".join(_STORY * 2)
+
+
+def test_agreement_keeps_the_text_when_the_second_reading_is_another_part_of_the_page() -> None:
+    ours = "\n".join(_STORY)
+    assert bound_by(ours, _STORY[0]) == ours
+    assert bound_by(ours, "Most read: ten harbour walls you must see, and other stories") == ours
+
+
+def test_readability_reading_of_a_page_is_its_article() -> None:
+    body = "".join(f"<p>{line}</p>" for line in _STORY * 3)
+    page = (
+        "<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        f"<article>{body}</article><footer>Copyright Harbour Times</footer></body></html>"
+    )
+    text = readability_text(load_html(page))
+    assert _STORY[2] in " ".join(text.split())
+    assert "Copyright" not in text and "Home" not in text
