@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from archive.errors import ArchiveError
+from archive.urls import canonical_url
 from archive.warcwriter import WarcLocation
 
 SCHEMA = """
@@ -122,9 +123,14 @@ class Catalog:
     at most the uncommitted tail, which the next run re-derives from the feeds.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open (creating if need be) the catalog at `path`; `read_only` opens an existing one
+        without changing anything, as verify does while a crawl may be running."""
         self.path = path
         try:
+            if read_only:
+                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                return
             self._db = sqlite3.connect(path, isolation_level="DEFERRED")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -143,6 +149,11 @@ class Catalog:
         except sqlite3.Error as exc:
             raise ArchiveError(f"{self.path}: cannot write catalog: {exc}") from exc
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection, for indexes kept in this catalog's transaction (see `commit`)."""
+        return self._db
+
     def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
         return row
@@ -159,6 +170,15 @@ class Catalog:
             "last_modified = excluded.last_modified, last_polled = excluded.last_polled",
             (url, validators.etag, validators.last_modified, _ts(polled_at)),
         )
+
+    def forget_feed_validators(self, since: datetime) -> int:
+        """Forget validators stored since `since`: the next poll of those feeds is a full GET.
+
+        A run that did not finish may have stored a feed's validators before archiving its
+        entries; a 304 next time would hide those entries for good.
+        """
+        cur = self._db.execute("DELETE FROM feeds WHERE last_polled >= ?", (_ts(since),))
+        return cur.rowcount
 
     # articles
     def article(self, canonical_url: str) -> ArchivedArticle | None:
@@ -231,6 +251,25 @@ class Catalog:
             (record["content_hash"], record["id"], canonical),
         )
 
+    def remember_record(self, record: Mapping[str, Any], validators: Validators) -> None:
+        """Remember a stored JSON record: its version, its text and the URLs it was found under.
+
+        The one way a record enters the catalog, whether the crawl just wrote it or a rebuild
+        reads it back, so both leave the same rows.
+        """
+        canonical = record["canonical_url"]
+        aliases = {canonical_url(record["url"]), canonical_url(record["final_url"])}
+        try:
+            self.record_version(record, datetime.fromisoformat(record["fetched_at"]), validators)
+            self.remember_urls(canonical, aliases)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"{self.path}: cannot write catalog: {exc}") from exc
+
+    def latest_versions(self) -> dict[str, tuple[int, str]]:
+        """Every archived article's canonical URL -> (latest version, its record id)."""
+        rows = self._db.execute("SELECT canonical_url, version, record_id FROM articles")
+        return {canonical: (version, record_id) for canonical, version, record_id in rows}
+
     def mark_checked(
         self, canonical_url: str, checked_at: datetime, validators: Validators
     ) -> None:
@@ -276,6 +315,21 @@ class Catalog:
             (location.target_uri, location.payload_digest),
         )
 
+    def forget_captures_past(self, file_sizes: Mapping[str, int]) -> int:
+        """Forget payloads whose record does not lie wholly within its file's size on disk.
+
+        `file_sizes` maps a WARC filename to its size (a missing name means the file is gone). A
+        crash can commit a digest whose record was then cut off the file; a revisit must never
+        refer to it. Returns how many payloads were forgotten.
+        """
+        rows = self._db.execute(
+            "SELECT payload_digest, filename, offset + length FROM payloads"
+        ).fetchall()
+        gone = [(digest,) for digest, name, end in rows if end > file_sizes.get(name, -1)]
+        self._db.executemany("DELETE FROM payloads WHERE payload_digest = ?", gone)
+        self._db.executemany("DELETE FROM captures WHERE payload_digest = ?", gone)
+        return len(gone)
+
     # runs
     def start_run(self, sources: list[str], started_at: datetime) -> int:
         cur = self._db.execute(
@@ -292,3 +346,32 @@ class Catalog:
             (_ts(finished_at), json.dumps(dict(summary)), run_id),
         )
         self.commit()
+
+    def last_clean_run_start(self) -> datetime | None:
+        """When the latest run that finished (and so committed everything it wrote) started."""
+        row = self._one(
+            "SELECT started_at FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        return _parse_ts(row[0]) if row else None
+
+    def unfinished_run_start(self) -> datetime | None:
+        """When the earliest run since the last clean one started, if one never finished."""
+        row = self._one(
+            "SELECT MIN(started_at) FROM runs WHERE finished_at IS NULL AND id > "
+            "(SELECT COALESCE(MAX(id), 0) FROM runs WHERE finished_at IS NOT NULL)"
+        )
+        return _parse_ts(row[0]) if row and row[0] else None
+
+    def run_history(self) -> list[tuple[Any, ...]]:
+        """Every row of the runs table, oldest first, so a rebuilt catalog keeps the history."""
+        return self._db.execute(
+            "SELECT id, started_at, finished_at, sources, summary FROM runs ORDER BY id"
+        ).fetchall()
+
+    def restore_run_history(self, rows: list[tuple[Any, ...]]) -> None:
+        """Put back rows `run_history` returned (into a rebuilt catalog)."""
+        self._db.executemany(
+            "INSERT OR IGNORE INTO runs (id, started_at, finished_at, sources, summary) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )

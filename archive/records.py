@@ -6,6 +6,7 @@ one is what a crash mid-write leaves behind. Readers skip it, and the next appen
 it off before writing. One writer per archive (the archive lock), used from one thread.
 """
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -39,7 +40,8 @@ class RecordStore:
         """Write `record` as one flushed line of its fetch day's file; return that file.
 
         The day comes from `record["fetched_at"]` (ISO 8601 UTC, "...Z"); a missing or malformed
-        value is a caller bug (KeyError / ValueError). An OSError becomes ArchiveError.
+        value is a caller bug (KeyError / ValueError). An OSError (a full disk) becomes
+        ArchiveError, and whatever part of the line reached the file is cut off again.
         """
         day = _utc_day(record["fetched_at"])
         path = self._directory / day[:4] / day[5:7] / f"{day}.jsonl"
@@ -49,8 +51,27 @@ class RecordStore:
             file.write(line)
             file.flush()
         except OSError as exc:
+            self._abandon_partial_line(path)
             raise ArchiveError(f"cannot write records file {path}: {exc.strerror or exc}") from exc
         return path
+
+    def _abandon_partial_line(self, path: Path) -> None:
+        file, self._file, self._path = self._file, None, None
+        with contextlib.suppress(OSError):
+            if file is not None:
+                file.close()
+        with contextlib.suppress(OSError):
+            _cut_torn_tail(path)
+
+    def sync(self) -> None:
+        """Make the lines appended so far durable (fsync), before anything that refers to them."""
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise ArchiveError(f"cannot write records file {self._path}: {exc.strerror}") from exc
 
     def close(self) -> None:
         """Fsync and close the file being appended to, if any; appending again reopens it."""
@@ -73,13 +94,17 @@ class RecordStore:
         for path in self.files():
             yield from _read_lines(path)
 
-    def iter_records(self) -> Iterator[dict[str, Any]]:
+    def iter_records(self, *, modified_since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Every record in date order, then line order; torn final lines are skipped.
 
-        A complete line that is not a JSON object means the file was damaged: ArchiveError naming
-        the file and line.
+        With `modified_since`, only the files written to since then (by mtime) are read: the
+        records a crash may have left the catalog without. A complete line that is not a JSON
+        object means the file was damaged: ArchiveError naming the file and line.
         """
-        for line in self.iter_lines():
+        files = self.files()
+        if modified_since is not None:
+            files = [path for path in files if path.stat().st_mtime >= modified_since.timestamp()]
+        for line in (line for path in files for line in _read_lines(path)):
             if line.torn:
                 continue
             try:
@@ -89,6 +114,17 @@ class RecordStore:
             if not isinstance(record, dict):
                 raise ArchiveError(f"{line.path}:{line.number}: not a JSON object")
             yield record
+
+    def cut_torn_tails(self) -> list[Path]:
+        """Cut the unterminated final line a crash left off every file; return the files cut.
+
+        Call it only under the archive lock, before appending: afterwards every file ends with a
+        complete line. An OSError becomes ArchiveError.
+        """
+        try:
+            return [path for path in self.files() if _cut_torn_tail(path)]
+        except OSError as exc:
+            raise ArchiveError(f"cannot repair records in {self._directory}: {exc}") from exc
 
     def _file_for(self, path: Path) -> TextIO:
         if self._path == path and self._file is not None:
@@ -120,12 +156,12 @@ def _read_lines(path: Path) -> Iterator[RecordLine]:
             yield RecordLine(path, number, text.rstrip("\n"), torn=not complete)
 
 
-def _cut_torn_tail(path: Path) -> None:
+def _cut_torn_tail(path: Path) -> bool:
     """Drop an unterminated final line left by a crash, so the next line starts clean."""
     try:
         file = path.open("r+b")
     except FileNotFoundError:
-        return
+        return False
     with file:
         end = file.seek(0, os.SEEK_END)
         keep = end
@@ -137,5 +173,8 @@ def _cut_torn_tail(path: Path) -> None:
                 keep = start + newline + 1
                 break
             keep = start
-        if keep != end:
-            file.truncate(keep)
+        if keep == end:
+            return False
+        file.truncate(keep)
+        os.fsync(file.fileno())
+        return True

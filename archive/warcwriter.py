@@ -172,6 +172,16 @@ class WarcWriter:
         request = self._request_record(exchange, date, revisit)
         return self._write([request, revisit])[1]
 
+    def sync(self) -> None:
+        """Make every record written so far durable (fsync), before anything refers to them."""
+        if self._fd is None:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            path = _open_path(self._directory / self._final_name)
+            raise ArchiveError(f"cannot write WARC file {path}: {_reason(exc)}") from exc
+
     def close(self) -> None:
         """Fsync the current file and rename it from `.warc.gz.open` to `.warc.gz`; idempotent."""
         if self._fd is None:
@@ -290,7 +300,7 @@ class WarcWriter:
 
     def _warcinfo_fields(self) -> dict[str, str]:
         return {
-            "software": f"newsarchive/{_software_version()}",
+            "software": f"newsarchive/{software_version()}",
             "format": "WARC File Format 1.1",
             "conformsTo": (
                 "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
@@ -428,7 +438,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _software_version() -> str:
+def software_version() -> str:
     try:
         return version("newsarchive")
     except PackageNotFoundError:

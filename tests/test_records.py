@@ -1,6 +1,9 @@
 """The JSONL record store: one line per article, by UTC fetch day, safe across crashes."""
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,52 @@ def test_an_empty_store_has_nothing(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "missing")
     assert store.files() == []
     assert list(store.iter_records()) == []
+
+
+def test_disk_full_leaves_only_whole_lines(tmp_path: Path) -> None:
+    """A file size limit makes writes fail as a full disk would; set in a child process."""
+    script = textwrap.dedent(
+        f"""
+        import resource, signal
+        from pathlib import Path
+        from archive.errors import ArchiveError
+        from archive.records import RecordStore
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (5000, 5000))
+        store = RecordStore(Path({str(tmp_path)!r}))
+        written = 0
+        try:
+            while True:
+                store.append({{"id": str(written), "fetched_at": "2024-08-13T09:00:00Z",
+                               "text": "x" * 700}})
+                written += 1
+        except ArchiveError as exc:
+            print(written)
+            print(exc)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    written, message = done.stdout.splitlines()
+
+    assert message.startswith("cannot write records file ")
+    assert [r["id"] for r in RecordStore(tmp_path).iter_records()] == list(
+        map(str, range(int(written)))
+    )
+    (path,) = RecordStore(tmp_path).files()
+    assert path.read_bytes().endswith(b"\n"), "no partial line left behind"
+
+
+def test_cut_torn_tails_repairs_every_file_and_says_which(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path)
+    whole = store.append(record("a", "2024-08-12T09:00:00Z"))
+    torn = store.append(record("b", "2024-08-13T09:00:00Z"))
+    store.close()
+    with torn.open("a", encoding="utf-8") as file:
+        file.write('{"id": "c", "fetch')
+
+    assert store.cut_torn_tails() == [torn]
+    assert store.cut_torn_tails() == []
+    assert whole.read_text(encoding="utf-8").count("\n") == 1
+    assert torn.read_text(encoding="utf-8").endswith('"title":"Titre accentué"}\n')

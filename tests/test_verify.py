@@ -2,6 +2,8 @@
 
 import gzip
 import hashlib
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +11,10 @@ import pytest
 import warcio.warcwriter
 from test_warcwriter import exchange
 
+from archive.catalog import Catalog
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
+from archive.reindex import rebuild_catalog, reindex_archive
 from archive.verify import Problem, record_validator, verify_archive
 from archive.warcwriter import WarcLocation, WarcWriter
 
@@ -215,3 +219,72 @@ def test_a_foreign_warc_without_warcinfo_is_reported(tmp_path: Path) -> None:
         "warc/other.warc.gz: record at offset 0 is resource, not warcinfo",
         "warc/other.warc.gz: record at offset 0 is WARC/1.0",
     ]
+
+
+def test_a_syndicated_copy_may_point_at_the_capture_its_revisit_refers_to(tmp_path: Path) -> None:
+    layout = ArchiveLayout(tmp_path)
+    original_url, copy_url = "http://127.0.0.1:8000/a.html", "http://127.0.0.2:8000/copy.html"
+    with WarcWriter(layout.warc_dir) as writer:
+        original = writer.write_exchange(exchange(url=original_url, body=BODY))
+        writer.write_revisit(
+            exchange(url=copy_url, body=BODY),
+            profile="identical-payload-digest",
+            refers_to=original,
+        )
+        elsewhere = writer.write_exchange(exchange(url="http://127.0.0.1:8000/z", body=b"other"))
+    store = RecordStore(layout.records_dir)
+    store.append(article_record("a", original_url, original))
+    store.append(article_record("b", copy_url, original) | {"duplicate_of": "a", "text": None})
+    store.close()
+    assert verify_archive(layout) == []
+
+    unrelated = article_record("c", "http://127.0.0.1:8000/z2", elsewhere)
+    RecordStore(layout.records_dir).append(unrelated | {"final_url": copy_url})
+    assert "WARC-Target-URI is http://127.0.0.1:8000/z, not " in messages(verify_archive(layout))
+
+
+def test_a_revisit_of_nothing_and_a_missing_header_are_reported(tmp_path: Path) -> None:
+    layout = ArchiveLayout(tmp_path)
+    ghost = WarcLocation("gone.warc.gz", 0, 10, "<urn:uuid:ghost>", "sha1:AAAA", "http://x/", "")
+    with WarcWriter(layout.warc_dir) as writer:
+        revisit = writer.write_revisit(
+            exchange(url="http://127.0.0.1:8000/a.html", body=b""),
+            profile="server-not-modified",
+            refers_to=ghost,
+        )
+    foreign = layout.warc_dir / "other.warc.gz"
+    with foreign.open("wb") as file:
+        builder = warcio.warcwriter.WARCWriter(file, gzip=True, warc_version="WARC/1.1")
+        builder.write_record(builder.create_warcinfo_record("other.warc.gz", {}))
+        record = builder.create_warc_record("http://127.0.0.1/", "resource")
+        record.rec_headers.remove_header("WARC-Date")
+        builder.write_record(record)
+
+    found = messages(verify_archive(layout))
+    assert f"revisit {revisit.record_id} refers to <urn:uuid:ghost>, which is in no WARC" in found
+    assert "warc/other.warc.gz: record at offset " in found
+    assert ": no WARC-Date header" in found
+
+
+def test_a_catalog_behind_its_records_is_reported_and_repaired(tmp_path: Path) -> None:
+    layout = build_archive(tmp_path)
+    rebuild_catalog(layout)
+    assert verify_archive(layout) == []
+    record = first_record(layout)
+    path = RecordStore(layout.records_dir).append(
+        record | {"id": "v2", "version": 2, "previous": "a"}
+    )
+    assert verify_archive(layout) == [], "a tail written since the last clean run is no problem"
+
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    os.utime(path, (an_hour_ago.timestamp() - 60,) * 2)
+    catalog = Catalog(layout.catalog_path)
+    catalog.finish_run(catalog.start_run(["example"], an_hour_ago), an_hour_ago, {})
+    catalog.close()
+    assert messages(verify_archive(layout)) == (
+        f"catalog.sqlite: does not know record v2 (version 2 of {record['canonical_url']})"
+    )
+    recovery, rebuilt = reindex_archive(layout)
+    assert rebuilt.records == 3
+    assert recovery.closed_warcs == recovery.cut_record_files == []
+    assert verify_archive(layout) == []

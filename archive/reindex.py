@@ -1,0 +1,221 @@
+"""Derive the catalog from the WARC files and the JSON records, which are the archive's truth.
+
+`rebuild_catalog` writes a whole new catalog (`newsarchive reindex`, `verify --repair`): articles,
+texts, URL aliases and the full-text index from the records, payloads and captures from the WARC
+response records, feed validators left to the next poll. `recover_files` and `recover_after_crash`
+are what a run does first, under the lock, to undo what a kill at any moment can leave behind: an
+unclosed WARC file, a torn JSON line, a closed WARC without its index, a JSON record the catalog
+never committed, a committed payload digest whose WARC record was cut off, feed validators stored
+before the feed's entries were archived. Both treat the catalog as a cache, never as a source.
+"""
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.catalog import Catalog, Validators
+from archive.cdxj import closed_warcs, write_missing_indexes
+from archive.columnar import compact_archive
+from archive.errors import ArchiveError
+from archive.fulltext import FullTextIndex
+from archive.layout import ArchiveLayout
+from archive.lock import ArchiveLock
+from archive.records import RecordStore
+from archive.warcwriter import WarcLocation, recover_unclosed
+
+logger = logging.getLogger(__name__)
+NO_VALIDATORS = Validators(None, None)
+# mtime and the runs table's whole-second stamps may disagree by this much.
+_CLOCK_SLACK = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What a rebuilt catalog holds: records taken from JSON, payloads from WARC."""
+
+    records: int
+    captures: int
+
+
+@dataclass
+class Recovery:
+    """What `recover_after_crash` had to fix; all empty after a clean run."""
+
+    closed_warcs: list[Path] = field(default_factory=list)
+    cut_record_files: list[Path] = field(default_factory=list)
+    indexes: list[Path] = field(default_factory=list)
+    records_added: int = 0
+    captures_forgotten: int = 0
+    feeds_forgotten: int = 0
+
+    def actions(self) -> list[str]:
+        """One line per kind of fix, for the log and for `verify --repair`."""
+        lines = [
+            f"closed {path.name}, left open by an interrupted run" for path in self.closed_warcs
+        ]
+        lines += [f"cut a torn final line off {path.name}" for path in self.cut_record_files]
+        lines += [f"wrote the missing index {path.name}" for path in self.indexes]
+        if self.records_added:
+            lines.append(f"catalog: added {self.records_added} records it had not committed")
+        if self.captures_forgotten:
+            lines.append(f"catalog: forgot {self.captures_forgotten} payloads no longer on disk")
+        if self.feeds_forgotten:
+            lines.append(
+                f"catalog: will poll {self.feeds_forgotten} feeds of the interrupted run in full"
+            )
+        return lines
+
+
+def recover_files(layout: ArchiveLayout) -> Recovery:
+    """Close leftover `.open` WARCs, cut torn JSON lines, index unindexed WARCs.
+
+    Call only under the archive lock, before any writer opens a file.
+    """
+    recovery = Recovery()
+    if layout.warc_dir.is_dir():
+        recovery.closed_warcs = recover_unclosed(layout.warc_dir)
+    recovery.cut_record_files = RecordStore(layout.records_dir).cut_torn_tails()
+    recovery.indexes = write_missing_indexes(layout)
+    return recovery
+
+
+def recover_after_crash(layout: ArchiveLayout, catalog: Catalog, recovery: Recovery) -> None:
+    """Bring `catalog` level with the files once `recover_files` made them whole.
+
+    Payload digests whose record is not wholly on disk are forgotten, so no revisit refers to
+    nothing; feed validators an unfinished run stored are forgotten, so its feeds' entries are
+    listed again; records written since the last run that finished are added if the catalog lacks
+    them, so the next fetch of their article is a recheck, not a duplicate record. Commits.
+    """
+    sizes = {path.name: path.stat().st_size for path in closed_warcs(layout)}
+    recovery.captures_forgotten = catalog.forget_captures_past(sizes)
+    interrupted = catalog.unfinished_run_start()
+    if interrupted is not None:
+        recovery.feeds_forgotten = catalog.forget_feed_validators(interrupted)
+    recovery.records_added = sum(
+        _remember_if_new(catalog, record, NO_VALIDATORS)
+        for record in uncommitted_tail(layout, catalog)
+    )
+    catalog.commit()
+    for action in recovery.actions():
+        logger.warning("%s", action)
+
+
+def uncommitted_tail(layout: ArchiveLayout, catalog: Catalog) -> Iterator[dict[str, Any]]:
+    """The records a crash may have left the catalog without: every record in the files written
+    to since the last run that finished began (all records when none finished)."""
+    since = catalog.last_clean_run_start()
+    return RecordStore(layout.records_dir).iter_records(
+        modified_since=since - _CLOCK_SLACK if since else None
+    )
+
+
+def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
+    """Write a new catalog from WARC and records and put it in place of the old one.
+
+    The run history of the old catalog is kept when it can still be read. Call only under the
+    archive lock; the files should have been through `recover_files`.
+    """
+    path = layout.catalog_path
+    scratch = path.with_name(path.name + ".rebuild")
+    _remove_database(scratch)
+    catalog = Catalog(scratch)
+    validators: dict[str, Validators] = {}
+    captures = 0
+    for location, found in _full_captures(layout):
+        catalog.remember_capture(location)
+        validators[location.record_id] = found
+        captures += 1
+    records = 0
+    for record in RecordStore(layout.records_dir).iter_records():
+        found = validators.get(record["warc"]["record_id"], NO_VALIDATORS)
+        records += _remember_if_new(catalog, record, found)
+    FullTextIndex(catalog.db).rebuild(layout.records_dir)
+    catalog.restore_run_history(_old_run_history(path))
+    catalog.close()
+    _remove_database(path)
+    try:
+        os.replace(scratch, path)
+    except OSError as exc:
+        raise ArchiveError(f"cannot replace catalog {path}: {exc.strerror}") from exc
+    return Rebuilt(records, captures)
+
+
+def _remember_if_new(catalog: Catalog, record: dict[str, Any], validators: Validators) -> bool:
+    known = catalog.article(record["canonical_url"])
+    if known is not None and known.version >= record["version"]:
+        return False
+    catalog.remember_record(record, validators)
+    return True
+
+
+def _full_captures(layout: ArchiveLayout) -> Iterator[tuple[WarcLocation, Validators]]:
+    """Every `response` record with a 200 and a payload: what a revisit may refer to."""
+    for path in closed_warcs(layout):
+        with path.open("rb") as file:
+            iterator = ArchiveIterator(file)
+            for record in iterator:
+                http = record.http_headers
+                if record.rec_type != "response" or http is None:
+                    continue
+                has_payload = bool(record.raw_stream.read(1))
+                iterator.read_to_end()
+                if http.get_statuscode() != "200" or not has_payload:
+                    continue
+                headers = record.rec_headers
+                location = WarcLocation(
+                    filename=path.name,
+                    offset=iterator.get_record_offset(),
+                    length=iterator.get_record_length(),
+                    record_id=headers.get_header("WARC-Record-ID"),
+                    payload_digest=headers.get_header("WARC-Payload-Digest") or "",
+                    target_uri=headers.get_header("WARC-Target-URI") or "",
+                    date=headers.get_header("WARC-Date"),
+                )
+                yield (
+                    location,
+                    Validators(http.get_header("ETag"), http.get_header("Last-Modified")),
+                )
+
+
+def _old_run_history(path: Path) -> list[tuple[Any, ...]]:
+    if not path.exists():
+        return []
+    try:
+        old = Catalog(path)
+        try:
+            return old.run_history()
+        finally:
+            old.close()
+    except Exception:  # a damaged catalog is why one rebuilds: its history is simply lost
+        logger.warning("%s: run history unreadable, not kept", path)
+        return []
+
+
+def _remove_database(path: Path) -> None:
+    """Remove an SQLite file with its WAL and shared-memory files (a stale WAL must never be
+    applied to a different database)."""
+    for suffix in ("-wal", "-shm", ""):
+        try:
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot remove {path}{suffix}: {exc.strerror}") from exc
+
+
+def reindex_archive(layout: ArchiveLayout) -> tuple[Recovery, Rebuilt]:
+    """Under the archive lock: make the files whole, then rebuild the catalog from them.
+
+    What `newsarchive reindex` and `verify --repair` do. Raises ArchiveLockedError while a crawl
+    runs, ArchiveError when a file cannot be read or written.
+    """
+    with ArchiveLock(layout.lock_path):
+        recovery = recover_files(layout)
+        rebuilt = rebuild_catalog(layout)
+        compact_archive(layout)
+        return recovery, rebuilt
