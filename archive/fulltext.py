@@ -1,0 +1,250 @@
+"""The search index in the catalog: SQLite FTS5 over title + text, plus the columns filters need.
+
+Two tables live in `catalog.sqlite` next to the crawl's own:
+- `search_docs`: one row per JSON record, with what `query` filters and sorts on (source, times,
+  language, duplicate flag, version and whether it is the latest version of its canonical URL) and
+  where the full record lives (records file, byte offset, length), so a result is read back with
+  one seek instead of a scan of the JSONL.
+- `search_text`: a contentless FTS5 table (title, text) whose rowid is the `search_docs` rowid.
+  Contentless keeps the catalog small: the text itself stays in the records.
+
+The crawl adds each record inside the catalog transaction that stores it, so a committed catalog
+never indexes a record that is not on disk. `reindex` rebuilds both tables from the records with
+`rebuild()`. Times are stored as ISO 8601 UTC strings ("YYYY-MM-DDTHH:MM:SSZ"), which sort as time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from archive.errors import ArchiveError
+from archive.records import RecordStore
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS search_docs (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        canonical_url TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        latest INTEGER NOT NULL,
+        duplicate INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        published TEXT,
+        fetched_at TEXT NOT NULL,
+        sort_time TEXT NOT NULL,
+        language TEXT,
+        title TEXT,
+        url TEXT,
+        file TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        length INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS search_docs_canonical ON search_docs (canonical_url, version)",
+    "CREATE INDEX IF NOT EXISTS search_docs_time ON search_docs (sort_time DESC, id)",
+    "CREATE INDEX IF NOT EXISTS search_docs_source ON search_docs (source, sort_time DESC, id)",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
+        title, text, content='', tokenize='unicode61 remove_diacritics 2'
+    )""",
+)
+
+_DOC_COLUMNS = (
+    "id, canonical_url, version, latest, duplicate, source, "
+    "published, fetched_at, sort_time, language, title, url, file, offset, length"
+)
+_INSERT = (
+    f"INSERT OR IGNORE INTO search_docs ({_DOC_COLUMNS}) "
+    "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Bulk adds choose the rowids themselves; a record id already indexed keeps its old row, and
+# then gets no second text row.
+_INSERT_NUMBERED = (
+    f"INSERT OR IGNORE INTO search_docs (rowid, {_DOC_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_TEXT_IF_NEW = (
+    "INSERT INTO search_text (rowid, title, text) SELECT ?, ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM search_docs WHERE rowid = ? AND id = ?)"
+)
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one JSON line lives: `file` relative to the records dir; bytes include the newline."""
+
+    file: str
+    offset: int
+    length: int
+
+    @classmethod
+    def of_last_line(cls, path: Path, records_dir: Path) -> RecordLocation:
+        """The location of the line just appended to `path` (the store flushes whole lines).
+
+        Only valid for the archive's one writer, right after `RecordStore.append` returned `path`.
+        """
+        with path.open("rb") as file:
+            end = file.seek(0, os.SEEK_END)
+            start = end - 1  # the final newline
+            while start > 0:
+                chunk = min(start, 65536)
+                file.seek(start - chunk)
+                newline = file.read(chunk).rfind(b"\n")
+                if newline >= 0:
+                    start = start - chunk + newline + 1
+                    break
+                start -= chunk
+        return cls(path.relative_to(records_dir).as_posix(), max(start, 0), end - max(start, 0))
+
+
+def utc_timestamp(value: object) -> str | None:
+    """An ISO 8601 date or time as "YYYY-MM-DDTHH:MM:SSZ" (naive means UTC); None if it is not one.
+
+    Published dates come from pages, so a bad one is data: the record then sorts by fetch time.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FullTextIndex:
+    """The search tables of one catalog connection; the caller owns the transaction (commit)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        try:
+            for statement in SCHEMA:
+                db.execute(statement)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot create the search index: {exc}") from exc
+
+    def add(self, record: Mapping[str, Any], location: RecordLocation) -> None:
+        """Index one stored record; adding a record id twice is a no-op.
+
+        The highest version of each canonical URL is marked latest, whatever the order of adds.
+        Duplicates (text null) are indexed by title only, and flagged so queries can hide them.
+        """
+        canonical, version = record["canonical_url"], record["version"]
+        cursor = self._db.execute(_INSERT, _doc_row(record, location))
+        if cursor.rowcount == 0:
+            return
+        rowid = cursor.lastrowid
+        self._db.execute(
+            "INSERT INTO search_text (rowid, title, text) VALUES (?, ?, ?)",
+            (rowid, record.get("title") or "", record.get("text") or ""),
+        )
+        self._db.execute(
+            "UPDATE search_docs SET latest = 0 WHERE canonical_url = ? AND version < ? AND latest",
+            (canonical, version),
+        )
+        self._db.execute(
+            "UPDATE search_docs SET latest = 0 WHERE rowid = ? AND EXISTS (SELECT 1 FROM "
+            "search_docs WHERE canonical_url = ? AND version > ?)",
+            (rowid, canonical, version),
+        )
+
+    def clear(self) -> None:
+        """Forget every indexed record (before a rebuild), keeping the tables."""
+        self._db.execute("DELETE FROM search_docs")
+        self._db.execute("INSERT INTO search_text (search_text) VALUES ('delete-all')")
+
+    def optimize(self) -> None:
+        """Merge the FTS5 segments into one: slower to write, faster to search. After a rebuild."""
+        self._db.execute("INSERT INTO search_text (search_text) VALUES ('optimize')")
+
+    def add_many(
+        self, located: Iterable[tuple[Mapping[str, Any], RecordLocation]], batch: int = 2000
+    ) -> int:
+        """Index many records as `add` would each, in batches; return how many were read.
+
+        For rebuilds: the latest flags are settled once at the end, over the whole index.
+        """
+        count = 0
+        rows = iter(located)
+        while chunk := list(islice(rows, batch)):
+            first = self._db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM search_docs")
+            start = first.fetchone()[0]
+            numbered = [(start + n, *pair) for n, pair in enumerate(chunk)]
+            self._db.executemany(
+                _INSERT_NUMBERED, [(rowid, *_doc_row(r, loc)) for rowid, r, loc in numbered]
+            )
+            self._db.executemany(
+                _INSERT_TEXT_IF_NEW,
+                [
+                    (rowid, r.get("title") or "", r.get("text") or "", rowid, r["id"])
+                    for rowid, r, _ in numbered
+                ],
+            )
+            count += len(chunk)
+        self._db.execute(
+            "UPDATE search_docs AS d SET latest = 0 WHERE latest AND EXISTS (SELECT 1 FROM "
+            "search_docs o WHERE o.canonical_url = d.canonical_url AND o.version > d.version)"
+        )
+        return count
+
+    def rebuild(self, records_dir: Path) -> int:
+        """Re-index every complete line of every records file; return how many records.
+
+        Does not commit: the caller commits once (or the rebuild is all or nothing).
+        """
+        files = RecordStore(records_dir).files()
+        count = self.add_many(pair for path in files for pair in located_records(path, records_dir))
+        self.optimize()
+        return count
+
+
+def _doc_row(record: Mapping[str, Any], location: RecordLocation) -> tuple[object, ...]:
+    """The `search_docs` values of one record, in `_INSERT`'s order."""
+    fetched_at = utc_timestamp(record["fetched_at"]) or record["fetched_at"]
+    published = utc_timestamp(record.get("published"))
+    return (
+        record["id"],
+        record["canonical_url"],
+        record["version"],
+        record.get("duplicate_of") is not None,
+        record["source"],
+        published,
+        fetched_at,
+        published or fetched_at,
+        record.get("language"),
+        record.get("title"),
+        record.get("url"),
+        location.file,
+        location.offset,
+        location.length,
+    )
+
+
+def located_records(
+    path: Path, records_dir: Path
+) -> Iterator[tuple[dict[str, Any], RecordLocation]]:
+    """Each complete line of one records file with its location; a torn tail is skipped.
+
+    A complete line that is not a JSON object is an ArchiveError naming the file and line.
+    """
+    name = path.relative_to(records_dir).as_posix()
+    offset = 0
+    with path.open("rb") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.endswith(b"\n"):
+                break  # a torn tail: not committed
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise ArchiveError(f"{path}:{number}: not a JSON object")
+            yield record, RecordLocation(name, offset, len(line))
+            offset += len(line)

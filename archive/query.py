@@ -1,0 +1,287 @@
+"""Find archived articles through the catalog's search index, and read their records back.
+
+What `query` and `export` select is decided here, once:
+- default: the latest version of each canonical URL, duplicates hidden;
+  `include_duplicates` shows records whose text duplicates another URL's, `all_versions` shows
+  every version;
+- `since`/`until` compare the published time, or the fetch time when a record has none;
+- `search` is an FTS5 query over title + text: words, "a phrase", prefix*, AND/OR/NOT, title:word;
+- order: best match first when searching (bm25), then published (falling back to fetched)
+  newest first, then id, so the same archive always gives the same order;
+- a broad search (more than `RANK_WINDOW` matches: a common word matches most of the archive,
+  and bm25 over it takes seconds) puts title matches first instead of ranking, and with a
+  limit considers only the most recently archived `rank_window(limit)` matches.
+
+The catalog is opened read-only and in WAL mode, so a running crawl is never blocked, and every
+indexed record is already complete on disk (the crawl commits the index after the JSON line).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from archive.errors import ArchiveError, UsageError
+from archive.fulltext import RecordLocation
+from archive.layout import ArchiveLayout
+
+# The columns of a hit, in the order `Hit` takes them; also the CSV header of `query`.
+HIT_COLUMNS = (
+    "id",
+    "version",
+    "latest",
+    "duplicate",
+    "source",
+    "published",
+    "fetched_at",
+    "language",
+    "title",
+    "url",
+    "canonical_url",
+)
+# A search with more matches than this is broad: not ranked by bm25 (see `find`).
+RANK_WINDOW = 5_000
+# The columns `query` prints as a table: what a reader scans a result list by.
+TABLE_COLUMNS = ("published", "source", "language", "version", "title", "url")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which records a query selects; times are "YYYY-MM-DDTHH:MM:SSZ" (see `time_bound`)."""
+
+    sources: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None  # exclusive
+    search: str | None = None
+    languages: tuple[str, ...] = ()
+    include_duplicates: bool = False
+    all_versions: bool = False
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One selected record as the index knows it, and where its full JSON line lives."""
+
+    id: str
+    version: int
+    latest: bool
+    duplicate: bool
+    source: str
+    published: str | None
+    fetched_at: str
+    language: str | None
+    title: str | None
+    url: str | None
+    canonical_url: str
+    location: RecordLocation
+
+    def row(self) -> tuple[object, ...]:
+        """The values of `HIT_COLUMNS`."""
+        return tuple(getattr(self, name) for name in HIT_COLUMNS)
+
+    def table_row(self) -> tuple[object, ...]:
+        """The values of `TABLE_COLUMNS`, the time to the minute."""
+        published = self.published[:16].replace("T", " ") if self.published else None
+        return (published, self.source, self.language, self.version, self.title, self.url)
+
+
+def time_bound(text: str, *, end: bool = False) -> str:
+    """Parse a --since/--until value: a date (YYYY-MM-DD) or an ISO 8601 time (naive = UTC).
+
+    With `end`, a bare date means the end of that day, so `--until 2024-08-13` includes the 13th.
+    Anything else is a UsageError naming the value.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"bad date {text!r}: use YYYY-MM-DD or an ISO 8601 time like 2024-08-13T09:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end and len(text) == 10:
+        moment += timedelta(days=1)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def open_catalog(layout: ArchiveLayout) -> sqlite3.Connection:
+    """A read-only connection to the catalog that has a search index, or an ArchiveError."""
+    path = layout.catalog_path
+    if not path.exists():
+        raise ArchiveError(f"{path}: no catalog: nothing has been archived in {layout.root} yet")
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name IN ('search_docs', 'search_text')"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"{path}: cannot read catalog: {exc}") from exc
+    if len(found) < 2:
+        db.close()
+        raise ArchiveError(f"{path}: the catalog has no search index: run `newsarchive reindex`")
+    return db
+
+
+def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
+    """The selected records in result order; a bad search expression is a UsageError.
+
+    A broad search (more than `RANK_WINDOW` matches) is not ranked by bm25, whose cost grows
+    with the number of records holding each search term (seconds for a common word in a big
+    archive): its matches come title matches first, then newest first, and with a limit only
+    the `rank_window(limit)` most recently archived matches are considered.
+    """
+    try:
+        plan = _plan(db, filters)
+        sql, params = _select(filters, plan)
+        cursor = db.execute(sql, params)
+        while batch := cursor.fetchmany(1000):
+            yield from map(_hit, batch)
+    except sqlite3.OperationalError as exc:
+        problem = str(exc)
+        if filters.search is not None and any(mark in problem for mark in _SEARCH_MISTAKES):
+            raise UsageError(
+                f"bad search {filters.search!r}: {exc} (quote phrases: '\"DDoS attack\"')"
+            ) from None
+        raise ArchiveError(f"cannot read catalog: {exc}") from exc
+
+
+def rank_window(limit: int) -> int:
+    """How many of the newest matches a broad search with `limit` considers."""
+    return max(RANK_WINDOW, limit)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    broad: bool  # more than RANK_WINDOW records match the search
+    start: int | None  # the oldest rowid a broad search with a limit considers
+
+
+def _plan(db: sqlite3.Connection, filters: Filters) -> _Plan:
+    """Whether the search is broad (the index alone answers), and where its window starts."""
+    if filters.search is None:
+        return _Plan(broad=False, start=None)
+    newest_first = "ORDER BY f.rowid DESC LIMIT 1 OFFSET ?"
+    many = db.execute(
+        f"SELECT f.rowid FROM search_text f WHERE search_text MATCH ? {newest_first}",
+        (filters.search, RANK_WINDOW),
+    ).fetchone()
+    if many is None or filters.limit is None:
+        return _Plan(broad=many is not None, start=None)
+    where, params = _conditions(filters)
+    row = db.execute(
+        f"SELECT f.rowid FROM {_SEARCH_JOIN} WHERE {' AND '.join(where)} {newest_first}",
+        [*params, rank_window(filters.limit) - 1],
+    ).fetchone()
+    return _Plan(broad=True, start=None if row is None else int(row[0]))
+
+
+def _hit(row: tuple[Any, ...]) -> Hit:
+    record_id, version, latest, duplicate, *described, file, offset, length = row
+    source, published, fetched_at, language, title, url, canonical = described
+    return Hit(
+        record_id,
+        version,
+        bool(latest),
+        bool(duplicate),
+        source,
+        published,
+        fetched_at,
+        language,
+        title,
+        url,
+        canonical,
+        RecordLocation(file, offset, length),
+    )
+
+
+_SEARCH_MISTAKES = ("fts5", "syntax error", "no such column", "unterminated", "unknown special")
+
+
+_SEARCH_JOIN = "search_text f JOIN search_docs d ON d.rowid = f.rowid"
+
+
+def _conditions(filters: Filters) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if filters.search is not None:
+        where.append("search_text MATCH ?")
+        params.append(filters.search)
+    if not filters.all_versions:
+        where.append("d.latest")
+    if not filters.include_duplicates:
+        where.append("NOT d.duplicate")
+    for column, values in (("source", filters.sources), ("language", filters.languages)):
+        if values:
+            where.append(f"d.{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if filters.since is not None:
+        where.append("d.sort_time >= ?")
+        params.append(filters.since)
+    if filters.until is not None:
+        where.append("d.sort_time < ?")
+        params.append(filters.until)
+    return where, params
+
+
+def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
+    columns = ", ".join(f"d.{name}" for name in HIT_COLUMNS)
+    where, params = _conditions(filters)
+    sql = f"SELECT {columns}, d.file, d.offset, d.length FROM search_docs d"
+    order = "d.sort_time DESC, d.id"
+    order_params: list[object] = []
+    if filters.search is not None:
+        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_SEARCH_JOIN}"
+        order = f"bm25(search_text), {order}"
+    if plan.broad:
+        in_title = "SELECT rowid FROM search_text WHERE search_text MATCH ?"
+        order_params.append(f"{{title}} : ({filters.search})")
+        if plan.start is not None:
+            where.append("f.rowid >= ?")
+            params.append(plan.start)
+            in_title += " AND rowid >= ?"
+            order_params.append(plan.start)
+        order = f"f.rowid IN ({in_title}) DESC, d.sort_time DESC, d.id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order}"
+    params += order_params
+    if filters.limit is not None:
+        sql += " LIMIT ?"
+        params.append(filters.limit)
+    return sql, params
+
+
+def read_lines(records_dir: Path, hits: Iterable[Hit]) -> Iterator[bytes]:
+    """The full JSON line (newline included) of each hit, read by offset, in the hits' order."""
+    name: str | None = None
+    file: BinaryIO | None = None
+    try:
+        for hit in hits:
+            where = hit.location
+            if where.file != name or file is None:
+                if file is not None:
+                    file.close()
+                name, file = where.file, _open_records(records_dir / where.file)
+            file.seek(where.offset)
+            line = file.read(where.length)
+            if len(line) != where.length or not line.endswith(b"\n"):
+                raise ArchiveError(
+                    f"{where.file}@{where.offset}: record {hit.id} is not where the catalog "
+                    "says: run `newsarchive reindex`"
+                )
+            yield line
+    finally:
+        if file is not None:
+            file.close()
+
+
+def _open_records(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise ArchiveError(f"cannot read records file {path}: {exc.strerror}") from exc

@@ -1,0 +1,172 @@
+"""SQL over the JSON records with DuckDB, read-only.
+
+Two views, over every complete line of every records file:
+- `articles`: every record, all versions and duplicates, typed (published and fetched_at as UTC
+  TIMESTAMPTZ, NULL when a page gave no usable date; authors and tags as VARCHAR[]; warc as a
+  STRUCT), plus `is_duplicate` (duplicate_of is not null);
+- `latest`: the records no other record of their canonical URL has a higher version of,
+  without duplicates: what `query` shows by default.
+A day whose records file has a fresh Parquet twin (`archive.columnar`) is read from the twin,
+which is ten times faster than parsing its JSON; the other days (today, or a twin not yet
+rewritten) from the JSONL. Either way the rows and types are the same.
+
+DuckDB runs in memory and may only read the records and their twins (and write the one output
+file we name), and only a single SELECT is accepted, so nothing a user types can change the
+archive. A torn final line (an interrupted or ongoing write) fails to parse and is skipped.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from archive.columnar import (
+    RECORD_COLUMNS,
+    ROW_GROUP_ROWS,
+    fresh_twin,
+    sql_literal,
+    twins_dir,
+    typed_records,
+)
+from archive.columnar import TIME_COLUMNS as TIME_COLUMNS  # for export
+from archive.errors import ArchiveError, UsageError
+from archive.layout import ArchiveLayout
+from archive.records import RecordStore
+
+MEMORY_LIMIT = "1GB"  # larger sorts and joins spill to a temporary directory instead
+FORMATS = ("csv", "jsonl", "parquet")
+# Only a record of version 2 or more can supersede another, and they are few: an anti-join
+# against them is several times faster than ranking every canonical URL's versions.
+LATEST = (
+    "SELECT a.* FROM articles AS a ANTI JOIN (SELECT canonical_url, version FROM articles "
+    "WHERE version > 1) AS newer ON newer.canonical_url = a.canonical_url "
+    "AND newer.version > a.version WHERE NOT a.is_duplicate"
+)
+
+
+@dataclass
+class SqlResult:
+    """Column names and the rows, fetched lazily in batches."""
+
+    columns: list[str]
+    rows: Iterator[tuple[object, ...]]
+
+
+@contextmanager
+def open_views(
+    layout: ArchiveLayout, *, files: Sequence[Path] | None = None, output: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with the views `articles` and `latest` over `files` (default: all).
+
+    Only the records and their twins can be read, and only `output` (if given) written; the
+    settings are locked before the connection is handed out.
+    """
+    records_dir = layout.records_dir
+    files = RecordStore(records_dir).files() if files is None else files
+    with tempfile.TemporaryDirectory(prefix="newsarchive-sql-") as spill:
+        con = duckdb.connect(
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": MEMORY_LIMIT,
+                "temp_directory": spill,
+            }
+        )
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET parquet_metadata_cache = true")  # `latest` reads the twins twice
+            con.execute(f"CREATE VIEW articles AS {articles_select(layout, files)}")
+            con.execute(f"CREATE VIEW latest AS {LATEST}")
+            readable = [str(records_dir), str(twins_dir(layout)), spill]
+            con.execute("SET allowed_directories = ?", [readable])
+            if output is not None:
+                con.execute("SET allowed_paths = ?", [[str(output)]])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            yield con
+        finally:
+            con.close()
+
+
+def articles_select(layout: ArchiveLayout, files: Sequence[Path]) -> str:
+    """The `articles` view: the Parquet twin of each file that has a fresh one, else its JSONL.
+
+    Both halves have the columns and types of `RECORD_COLUMNS`, plus `is_duplicate`.
+    """
+    twins: list[Path] = []
+    lines: list[Path] = []
+    for path in files:
+        twin = fresh_twin(layout, path)
+        if twin is None:
+            lines.append(path)
+        else:
+            twins.append(twin)
+    select = typed_records(lines)
+    if twins:
+        paths = ", ".join(sql_literal(str(path)) for path in twins)
+        columns = ", ".join(RECORD_COLUMNS)
+        select = f"SELECT {columns} FROM read_parquet([{paths}]) UNION ALL {select}"
+    return f"SELECT *, duplicate_of IS NOT NULL AS is_duplicate FROM ({select})"
+
+
+def single_select(query: str) -> str:
+    """The text of the one SELECT in `query`; anything else (or bad syntax) is a UsageError."""
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise UsageError(f"sql: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise UsageError(f"sql: expected one statement, got {len(statements)}")
+    statement = statements[0]
+    if statement.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+        raise UsageError("sql: only SELECT is allowed: the archive is read-only")
+    return statement.query.strip().rstrip(";")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, query: str) -> SqlResult:
+    """Run one SELECT; its errors (syntax, unknown column, bad cast) are UsageErrors."""
+    select = single_select(query)
+    with duckdb_errors():
+        cursor = con.execute(select)
+    columns = [column[0] for column in cursor.description or ()]
+    return SqlResult(columns, _batches(cursor))
+
+
+def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[object, ...]]:
+    while True:
+        with duckdb_errors():
+            batch = cursor.fetchmany(2048)
+        if not batch:
+            return
+        yield from batch
+
+
+def copy_to(con: duckdb.DuckDBPyConnection, select: str, fmt: str, output: Path) -> None:
+    """Write the rows of `select` to `output` as csv (with header), jsonl or zstd Parquet."""
+    options = {
+        "csv": "FORMAT csv, HEADER true",
+        "jsonl": "FORMAT json",
+        "parquet": f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}",
+    }[fmt]
+    with duckdb_errors():
+        con.execute(f"COPY ({select}) TO {sql_literal(str(output))} ({options})")
+
+
+@contextmanager
+def duckdb_errors() -> Iterator[None]:
+    """DuckDB's errors as ours: unreadable files are ArchiveErrors, the rest the user's query."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise ArchiveError(f"sql: {_first_line(exc)}") from None
+    except duckdb.Error as exc:
+        raise UsageError(f"sql: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

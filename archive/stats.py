@@ -1,0 +1,84 @@
+"""What an archive holds: records per source per day, duplicates, versions, failures, WARC bytes.
+
+Everything comes from the catalog (its search index and run history, opened read-only) and the
+sizes of the WARC files, so it takes no scan of the records and never blocks a crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from archive.errors import ArchiveError
+from archive.layout import ArchiveLayout
+from archive.query import open_catalog
+
+# Run-summary counters (crawler/summary.py) that count failures of the outside world.
+FAILURE_COUNTERS = ("feeds_failed", "articles_failed", "articles_refused")
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """Records of one source fetched on one UTC day."""
+
+    day: str
+    source: str
+    records: int
+    duplicates: int
+    new_versions: int
+
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    records: int
+    articles: int  # distinct canonical URLs
+    duplicates: int  # records whose text duplicates another URL's
+    new_versions: int  # records with version > 1
+    runs: int
+    failures: dict[str, int]  # summed over every finished run
+    warc_files: int
+    warc_bytes: int
+    per_day: list[DayCount]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def archive_stats(layout: ArchiveLayout) -> ArchiveStats:
+    """Count what `layout`'s archive holds; an unreadable catalog is an ArchiveError."""
+    db = open_catalog(layout)
+    try:
+        records, articles, duplicates, versions = db.execute(
+            "SELECT count(*), count(DISTINCT canonical_url), coalesce(sum(duplicate), 0), "
+            "coalesce(sum(version > 1), 0) FROM search_docs"
+        ).fetchone()
+        per_day = [
+            DayCount(*row)
+            for row in db.execute(
+                "SELECT substr(fetched_at, 1, 10) AS day, source, count(*), sum(duplicate), "
+                "sum(version > 1) FROM search_docs GROUP BY day, source ORDER BY day, source"
+            )
+        ]
+        runs, failures = _run_failures(db)
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"{layout.catalog_path}: cannot read catalog: {exc}") from exc
+    finally:
+        db.close()
+    warcs = [path.stat().st_size for path in layout.warc_dir.glob("*.warc.gz*")]
+    return ArchiveStats(
+        records, articles, duplicates, versions, runs, failures, len(warcs), sum(warcs), per_day
+    )
+
+
+def _run_failures(db: sqlite3.Connection) -> tuple[int, dict[str, int]]:
+    failures = dict.fromkeys(FAILURE_COUNTERS, 0)
+    runs = 0
+    for (summary,) in db.execute("SELECT summary FROM runs WHERE summary IS NOT NULL"):
+        runs += 1
+        counts = json.loads(summary)
+        for key in FAILURE_COUNTERS:
+            value = counts.get(key, 0)
+            failures[key] += value if isinstance(value, int) else 0
+    return runs, failures
