@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from archive.errors import ConfigError
@@ -57,9 +60,24 @@ class Source:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     schedule: str = "0 * * * *"
-    """Five-field cron expression, UTC."""
+    """Five-field cron expression, read in `timezone`; `cron_trigger` turns it into a trigger."""
     allowed_domains: tuple[str, ...] = ()
     """Lower-case, punycoded; defaults to the hosts of the source's feeds and sitemaps."""
+    timezone: str = "UTC"
+    """IANA zone name; defaults to ``[schedule].timezone``."""
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """``[schedule]``: how the `newsarchive schedule` daemon runs the sources' crons."""
+
+    timezone: str = "UTC"
+    """Zone of the sources that name none (IANA name such as "Europe/Berlin")."""
+    max_parallel_runs: int = 1
+    """How many due sources are crawled at the same time. They share one crawl process, which
+    holds the archive lock, so two processes never write one archive; others wait their turn."""
+    stop_timeout: timedelta = timedelta(seconds=60)
+    """How long SIGTERM waits for a running crawl to finish its writes before killing it."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class Config:
     archive: ArchiveSettings
     crawl: CrawlSettings
     sources: tuple[Source, ...]
+    schedule: ScheduleSettings = ScheduleSettings()
 
     def select(self, names: Sequence[str]) -> tuple[Source, ...]:
         """The sources called `names`, in config order; every source if `names` is empty.
@@ -111,8 +130,10 @@ _CRON_FIELDS = (
     ("hour", "0-23"),
     ("day", "1-31"),
     ("month", "1-12"),
-    ("day_of_week", "0-6 or mon-sun"),
+    ("day_of_week", "0-7 or sun-sat"),
 )
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_WEEKDAY_PART = re.compile(r"(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(\d+))?")
 _DOMAIN = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 
 
@@ -196,6 +217,58 @@ def _source_name(value: object) -> str:
     return name
 
 
+def cron_weekdays(field: str) -> str:
+    """A cron day-of-week field (``1-5``, ``0,6``, ``*/2``, ``sat-sun``...) in APScheduler's
+    terms: ``*`` or comma-separated day names.
+
+    Cron counts Sunday as 0 or 7 and steps from Sunday; APScheduler counts Monday as 0, rejects 7
+    and steps from Monday. Expanding to names keeps cron's meaning. Raises ValueError.
+    """
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        match = _WEEKDAY_PART.fullmatch(part)
+        if match is None:
+            raise ValueError(f"bad day-of-week {part!r}")
+        span, step = match.group(1), int(match.group(2) or 1)
+        first, _, last = ("0-6" if span == "*" else span).partition("-")
+        low = _weekday_number(first)
+        high = _weekday_number(last) if last else (6 if match.group(2) else low)
+        if step < 1 or low > high:
+            raise ValueError(f"bad day-of-week range {part!r}")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    if len(days) == len(_WEEKDAYS):
+        return "*"
+    return ",".join(_WEEKDAYS[day] for day in sorted(days, key=lambda day: (day + 6) % 7))
+
+
+def _weekday_number(text: str) -> int:
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text)
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    raise ValueError(f"bad day of week {text!r} (use 0-7, 0 and 7 being Sunday, or sun-sat)")
+
+
+def cron_trigger(expression: str, timezone: str = "UTC") -> BaseTrigger:
+    """The APScheduler trigger firing when cron would fire `expression` in `timezone`.
+
+    Config validation and the scheduler both build triggers here, so a schedule that loads is a
+    schedule that runs. As in cron, a day of month and a day of week that are both restricted
+    (neither starts with ``*``) fire on either. Raises ValueError for a bad expression.
+    """
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELDS):
+        raise ValueError(f"expected 5 fields, got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    common = {"minute": minute, "hour": hour, "month": month, "timezone": timezone}
+    weekdays = cron_weekdays(weekday)
+    if not day.startswith("*") and not weekday.startswith("*"):
+        return OrTrigger(
+            [CronTrigger(day=day, **common), CronTrigger(day_of_week=weekdays, **common)]
+        )
+    return CronTrigger(day=day, day_of_week=weekdays, **common)
+
+
 def _cron(value: object) -> str:
     expression = _text(value)
     fields = expression.split()
@@ -206,6 +279,8 @@ def _cron(value: object) -> str:
         )
     for (field, allowed), part in zip(_CRON_FIELDS, fields, strict=True):
         try:
+            if field == "day_of_week":
+                part = cron_weekdays(part)
             CronTrigger(timezone="UTC", **{field: part})
         except ValueError as exc:
             reason = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
@@ -213,10 +288,21 @@ def _cron(value: object) -> str:
                 f"bad cron expression {expression!r} ({field} must be {allowed}: {reason})"
             ) from None
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
+        cron_trigger(expression)
     except ValueError as exc:
         raise _Invalid(f"bad cron expression {expression!r} ({exc})") from None
     return " ".join(fields)
+
+
+def _timezone(value: object) -> str:
+    name = _text(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(
+            f"unknown time zone {name!r} (use an IANA name like 'UTC' or 'Europe/Berlin')"
+        ) from None
+    return name
 
 
 def _strings(value: object, check: Callable[[str], str]) -> tuple[str, ...]:
@@ -273,6 +359,12 @@ _SOURCE_KEYS: dict[str, Callable[[object], Any]] = {
     "sitemaps": lambda value: _strings(value, _url),
     "schedule": _cron,
     "allowed_domains": lambda value: _strings(value, _domain),
+    "timezone": _timezone,
+}
+_SCHEDULE_KEYS: dict[str, Callable[[object], Any]] = {
+    "timezone": _timezone,
+    "max_parallel_runs": _positive_int,
+    "stop_timeout": _duration,
 }
 
 
@@ -284,17 +376,19 @@ class _Loader:
         self.locator = _Locator(text)
 
     def config(self, data: Mapping[str, Any], archive_dir: Path | None) -> Config:
-        self._unknown_keys(data, ("archive", "crawl", "source"), table=None, index=None)
+        self._unknown_keys(data, ("archive", "crawl", "schedule", "source"), table=None, index=None)
         archive = self._table(data, "archive", _ARCHIVE_KEYS)
         base = self.path.resolve().parent
         folder = archive_dir if archive_dir is not None else base / archive.get("dir", "data")
         archive["dir"] = folder.resolve()
         crawl = self._table(data, "crawl", _CRAWL_KEYS)
+        schedule = ScheduleSettings(**self._table(data, "schedule", _SCHEDULE_KEYS))
         return Config(
             path=self.path.resolve(),
             archive=ArchiveSettings(**archive),
             crawl=CrawlSettings(**crawl),
-            sources=self._sources(data.get("source")),
+            sources=self._sources(data.get("source"), schedule.timezone),
+            schedule=schedule,
         )
 
     def _table(
@@ -321,7 +415,7 @@ class _Loader:
                 raise self.error(table, index, key, str(exc), exc.item, exc.value) from None
         return fields
 
-    def _sources(self, sources: object) -> tuple[Source, ...]:
+    def _sources(self, sources: object, timezone: str) -> tuple[Source, ...]:
         if sources is None or sources == []:
             raise self.error(None, None, "source", "at least one [[source]] table is required")
         if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
@@ -340,6 +434,7 @@ class _Loader:
             if "allowed_domains" not in fields:
                 urls = (*fields.get("feeds", ()), *fields.get("sitemaps", ()))
                 fields["allowed_domains"] = tuple(dict.fromkeys(host_of(url) for url in urls))
+            fields.setdefault("timezone", timezone)
             built.append(Source(**fields))
         return tuple(built)
 

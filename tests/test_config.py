@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from archive.errors import ConfigError
-from crawler.config import ArchiveSettings, CrawlSettings, Source, load_config
+from crawler.config import (
+    ArchiveSettings,
+    CrawlSettings,
+    ScheduleSettings,
+    Source,
+    cron_trigger,
+    cron_weekdays,
+    load_config,
+)
 
 SHIPPED = Path(__file__).parent.parent / "config" / "sources.toml"
 MINIMAL = """\
@@ -200,12 +208,13 @@ GOOD_SOURCE = '[[source]]\nname = "ok"\nfeeds = ["https://ok.example/rss"]\n'
         ),
         (
             "[crwal]\ndelay = 1\n" + GOOD_SOURCE,
-            "sources.toml:1: crwal: unknown key (expected one of: archive, crawl, source)",
+            "sources.toml:1: crwal: unknown key "
+            "(expected one of: archive, crawl, schedule, source)",
         ),
         (
             GOOD_SOURCE + 'feed = ["https://ok.example/other"]\n',
             "sources.toml:4: source[1].feed: unknown key (expected one of: name, feeds, "
-            "sitemaps, schedule, allowed_domains)",
+            "sitemaps, schedule, allowed_domains, timezone)",
         ),
         (
             '[archive]\ndir = "data"\n',
@@ -278,3 +287,110 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     latin.write_bytes(b'[[source]]\nname = "caf\xe9"\n')
     with pytest.raises(ConfigError, match=r"latin\.toml: config file is not UTF-8"):
         load_config(latin)
+
+
+def test_schedule_table_and_time_zones(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[schedule]\ntimezone = "Europe/Berlin"\nmax_parallel_runs = 4\nstop_timeout = "2m"\n'
+            + MINIMAL
+            + '\n[[source]]\nname = "tokyo"\nfeeds = ["https://t.example/rss"]\n'
+            'timezone = "Asia/Tokyo"\n',
+        )
+    )
+    assert config.schedule == ScheduleSettings(
+        timezone="Europe/Berlin", max_parallel_runs=4, stop_timeout=timedelta(minutes=2)
+    )
+    assert [source.timezone for source in config.sources] == ["Europe/Berlin", "Asia/Tokyo"]
+    assert load_config(write(tmp_path, MINIMAL)).schedule == ScheduleSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[schedule]\ntimezone = "Mars/Olympus"\n' + GOOD_SOURCE,
+            "sources.toml:2: schedule.timezone: unknown time zone 'Mars/Olympus' "
+            "(use an IANA name like 'UTC' or 'Europe/Berlin')",
+        ),
+        (
+            GOOD_SOURCE + 'timezone = "../../etc/passwd"\n',
+            "sources.toml:4: source[1].timezone: unknown time zone '../../etc/passwd' "
+            "(use an IANA name like 'UTC' or 'Europe/Berlin')",
+        ),
+        (
+            "[schedule]\nmax_parallel_runs = 0\n" + GOOD_SOURCE,
+            "sources.toml:2: schedule.max_parallel_runs: must be positive, got 0",
+        ),
+        (
+            "[schedule]\nstop_timeout = 60\n" + GOOD_SOURCE,
+            "sources.toml:2: schedule.stop_timeout: expected a duration string like "
+            '"48h", "30m", "7d" or "90s", got an integer (60)',
+        ),
+        (
+            GOOD_SOURCE + 'schedule = "0 6 * * 8"\n',
+            "sources.toml:4: source[1].schedule: bad cron expression '0 6 * * 8' "
+            "(day_of_week must be 0-7 or sun-sat: bad day of week '8' "
+            "(use 0-7, 0 and 7 being Sunday, or sun-sat))",
+        ),
+        (
+            "[schedule]\nmaxparallel = 2\n" + GOOD_SOURCE,
+            "sources.toml:2: schedule.maxparallel: unknown key "
+            "(expected one of: timezone, max_parallel_runs, stop_timeout)",
+        ),
+    ],
+)
+def test_schedule_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert error_of(tmp_path, text) == f"{tmp_path}/{expected}"
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("*", "*"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("0-6", "*"),
+        ("5-7", "fri,sat,sun"),
+        ("*/2", "tue,thu,sat,sun"),
+        ("1-5/2", "mon,wed,fri"),
+        ("6,0", "sat,sun"),
+        ("sat-sun", None),
+        ("mon-fri", "mon,tue,wed,thu,fri"),
+        ("SUN", "sun"),
+    ],
+)
+def test_cron_weekdays_follow_cron_not_apscheduler(field: str, expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError):
+            cron_weekdays(field)
+    else:
+        assert cron_weekdays(field) == expected
+
+
+def next_fires(expression: str, timezone: str, start: datetime, n: int) -> list[datetime]:
+    trigger = cron_trigger(expression, timezone)
+    fires: list[datetime] = []
+    previous = None
+    now = start
+    for _ in range(n):
+        fire = trigger.get_next_fire_time(previous, now)
+        assert fire is not None
+        fires.append(fire.astimezone(UTC))
+        previous, now = fire, fire + timedelta(seconds=1)
+    return fires
+
+
+def test_cron_trigger_fires_when_cron_would() -> None:
+    monday = datetime(2024, 8, 12, tzinfo=UTC)  # a Monday
+    assert [d.strftime("%a") for d in next_fires("0 6 * * 0", "UTC", monday, 2)] == ["Sun"] * 2
+    assert next_fires("0 6 * * 7", "UTC", monday, 1) == [datetime(2024, 8, 18, 6, tzinfo=UTC)]
+    # both day fields restricted: the 1st of the month OR any Friday, as cron does
+    days = [d.day for d in next_fires("0 0 1 * 5", "UTC", datetime(2024, 8, 20, tzinfo=UTC), 4)]
+    assert days == [23, 30, 1, 6]
+    # a named zone: 06:00 in Berlin is 04:00 UTC in summer
+    assert next_fires("0 6 * * *", "Europe/Berlin", monday, 1) == [
+        datetime(2024, 8, 12, 4, tzinfo=UTC)
+    ]
