@@ -14,13 +14,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.procmem import TreeSampler  # noqa: E402
 from crawler.sample_server import SampleSite  # noqa: E402
 
 SETTINGS = """\
@@ -34,29 +34,6 @@ concurrency = 16
 allow_private_addresses = true
 
 """
-
-
-def rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
-    return int(line.split()[1])
-
-
-def descendants(pid: int) -> list[int]:
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        kids = [int(c) for c in children]
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
 
 
 def crawl(articles: int) -> dict[str, float]:
@@ -82,21 +59,9 @@ def crawl(articles: int) -> dict[str, float]:
             stdout=subprocess.PIPE,
             text=True,
         )
-        peaks = {"main": 0, "tree": 0}
-
-        def sample() -> None:
-            while process.poll() is None:
-                main = rss_kib(process.pid)
-                tree = main + sum(rss_kib(p) for p in descendants(process.pid))
-                peaks["main"] = max(peaks["main"], main)
-                peaks["tree"] = max(peaks["tree"], tree)
-                time.sleep(0.1)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        stdout, _ = process.communicate()
+        with TreeSampler(process) as peaks:
+            stdout, _ = process.communicate()
         elapsed = time.monotonic() - started
-        sampler.join()
         if process.returncode != 0:
             raise SystemExit(f"crawl failed with exit {process.returncode}")
         summary = json.loads(stdout.strip().splitlines()[-1])
@@ -105,8 +70,8 @@ def crawl(articles: int) -> dict[str, float]:
             "articles_failed": summary["articles_failed"],
             "seconds": round(elapsed, 2),
             "articles_per_s": round(summary["articles_new"] / elapsed, 1),
-            "peak_rss_main_mib": round(peaks["main"] / 1024, 1),
-            "peak_rss_tree_mib": round(peaks["tree"] / 1024, 1),
+            "peak_rss_main_mib": round(peaks.main_kib / 1024, 1),
+            "peak_rss_tree_mib": round(peaks.tree_kib / 1024, 1),
             "warc_mib": round(summary["warc_bytes"] / 2**20, 1),
         }
 

@@ -7,13 +7,19 @@ Exit codes: 0 done (a crawl counts outside failures, it does not fail on them), 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
-from archive.errors import NewsarchiveError
+from archive.errors import NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
+from archive.query import RANK_WINDOW, Filters, time_bound
+from archive.reindex import reindex_archive
+from archive.table import render_table, write_csv, write_jsonl
 from archive.verify import verify_archive
 from crawler.config import load_config
 
@@ -31,6 +37,48 @@ def _logging_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+
+
+def _filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
+    parser.add_argument("--source", action="append", default=[], metavar="S", help="repeatable")
+    parser.add_argument(
+        "--since", metavar="DATE", help="published on/after DATE (fetch time if none was found)"
+    )
+    parser.add_argument(
+        "--until", metavar="DATE", help="published up to DATE, inclusive (fetch time if none)"
+    )
+    parser.add_argument(
+        "--search",
+        metavar="TEXT",
+        help='full text over title + text, best match first: words, "a phrase", prefix*, OR, NOT'
+        f"; over {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
+        f" {RANK_WINDOW:,} most recently archived)",
+    )
+    parser.add_argument("--language", action="append", default=[], metavar="L", help="e.g. en")
+    parser.add_argument(
+        "--include-duplicates", action="store_true", help="also records duplicating another URL"
+    )
+    parser.add_argument("--all-versions", action="store_true", help="not only the latest version")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=default_limit,
+        metavar="N",
+        help=f"at most N records (default: {default_limit or 'all'}; 0: all)",
+    )
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        sources=tuple(args.source),
+        since=time_bound(args.since) if args.since else None,
+        until=time_bound(args.until, end=True) if args.until else None,
+        search=args.search,
+        languages=tuple(args.language),
+        include_duplicates=args.include_duplicates,
+        all_versions=args.all_versions,
+        limit=args.limit or None,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +115,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="check every WARC file and every JSON record")
     _archive_options(verify)
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="first fix what is safe to fix (close .open WARCs, cut torn lines, rebuild catalog)",
+    )
+
+    reindex = commands.add_parser("reindex", help="rebuild catalog.sqlite from WARC and records")
+    _archive_options(reindex)
+
+    wacz = commands.add_parser("wacz", help="package the archive as a WACZ 1.1.1 file")
+    wacz.add_argument("out", type=Path, metavar="OUT.wacz", help="the file to write")
+    _archive_options(wacz)
+    wacz.add_argument(
+        "--source", action="append", default=[], metavar="S", help="only this source (repeatable)"
+    )
+    wacz.add_argument(
+        "--since", type=date.fromisoformat, metavar="D", help="only records fetched on/after D"
+    )
+
+    schedule = commands.add_parser(
+        "schedule", help="daemon: crawl every source on its cron until SIGTERM/SIGINT"
+    )
+    schedule.add_argument("--config", type=Path, required=True, help="config file (TOML)")
+    schedule.add_argument(
+        "--archive-dir", type=Path, help="archive directory (overrides the config)"
+    )
+    _logging_options(schedule)
+
+    status = commands.add_parser("status", help="per source: last run, errors, next run")
+    status.add_argument("--config", type=Path, required=True, help="config file (TOML)")
+    status.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    query = commands.add_parser("query", help="find archived articles (full text, filters)")
+    _archive_options(query)
+    _filter_options(query, default_limit=100)
+    query.add_argument(
+        "--format",
+        choices=("table", "jsonl", "csv"),
+        default="table",
+        help="table: columns that fit the terminal; jsonl: the full records; csv: index columns",
+    )
+
+    sql = commands.add_parser("sql", help="SQL (DuckDB) over the views `articles` and `latest`")
+    sql.add_argument("query", metavar="SQL", help='one SELECT, e.g. "SELECT count(*) FROM latest"')
+    _archive_options(sql)
+    sql.add_argument("--format", choices=("table", "csv", "jsonl", "parquet"), default="table")
+    sql.add_argument("--output", type=Path, metavar="FILE", help="write here (parquet needs it)")
+
+    export = commands.add_parser("export", help="export records as Parquet, JSON Lines or CSV")
+    export.add_argument("out", type=Path, metavar="OUT", help="the file to write")
+    export.add_argument("--format", choices=("parquet", "jsonl", "csv"), required=True)
+    _archive_options(export)
+    _filter_options(export, default_limit=None)
+
+    stats = commands.add_parser("stats", help="records per source per day, duplicates, failures")
+    _archive_options(stats)
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser
 
 
@@ -118,6 +223,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     layout = archive_layout(args)
+    if args.repair:
+        recovery, rebuilt = reindex_archive(layout)
+        for action in recovery.actions():
+            print(f"repaired: {action}")
+        print(
+            f"repaired: rebuilt the catalog: {rebuilt.records} records, {rebuilt.captures} payloads"
+        )
     problems = verify_archive(layout)
     for problem in problems:
         print(problem)
@@ -128,7 +240,126 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"crawl": cmd_crawl, "demo": cmd_demo, "verify": cmd_verify}
+def cmd_reindex(args: argparse.Namespace) -> int:
+    layout = archive_layout(args)
+    recovery, rebuilt = reindex_archive(layout)
+    for action in recovery.actions():
+        print(action)
+    print(f"rebuilt {layout.catalog_path}: {rebuilt.records} records, {rebuilt.captures} payloads")
+    return 0
+
+
+def cmd_wacz(args: argparse.Namespace) -> int:
+    from archive.wacz import write_wacz
+
+    done = write_wacz(
+        archive_layout(args), args.out.resolve(), sources=args.source, since=args.since
+    )
+    print(f"wrote {done.path}: {done.pages} pages, {done.warcs} WARC files, {done.bytes} bytes")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawler.schedule import Daemon
+
+    log_args = ["-v"] * args.verbose + (["-q"] if args.quiet else [])
+    if args.log_file:
+        log_args += ["--log-file", str(args.log_file.resolve())]
+    return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args).run()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from crawler.status import format_status, source_status, status_json
+
+    statuses = source_status(load_config(args.config, archive_dir=args.archive_dir))
+    print(status_json(statuses) if args.json else format_status(statuses))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from archive.query import HIT_COLUMNS, TABLE_COLUMNS, find, open_catalog, read_lines
+
+    layout = archive_layout(args)
+    filters = _filters(args)
+    db = open_catalog(layout)
+    try:
+        hits = find(db, filters)
+        if args.format == "jsonl":
+            sys.stdout.buffer.writelines(read_lines(layout.records_dir, hits))
+        elif args.format == "csv":
+            write_csv(HIT_COLUMNS, (hit.row() for hit in hits), sys.stdout)
+        else:
+            rows = (hit.table_row() for hit in hits)
+            print(*render_table(TABLE_COLUMNS, rows, shutil.get_terminal_size().columns), sep="\n")
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from archive.sql import copy_to, open_views, run_sql, single_select
+
+    layout = archive_layout(args)
+    if args.output is None:
+        if args.format == "parquet":
+            raise UsageError("sql --format parquet needs --output FILE")
+        with open_views(layout) as con:
+            result = run_sql(con, args.query)
+            if args.format == "table":
+                width = shutil.get_terminal_size().columns
+                print(*render_table(result.columns, result.rows, width), sep="\n")
+            else:
+                write = write_csv if args.format == "csv" else write_jsonl
+                write(result.columns, result.rows, sys.stdout)
+        return 0
+    output = args.output.resolve()
+    with open_views(layout, output=output) as con:
+        copy_to(
+            con, single_select(args.query), "csv" if args.format == "table" else args.format, output
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from archive.export import export_records
+
+    count = export_records(archive_layout(args), _filters(args), args.format, args.out.resolve())
+    print(f"exported {count} records to {args.out}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from archive.stats import archive_stats
+
+    stats = archive_stats(archive_layout(args))
+    if args.json:
+        print(json.dumps(stats.as_dict()))
+        return 0
+    print(
+        f"{stats.records} records of {stats.articles} articles: {stats.duplicates} duplicates, "
+        f"{stats.new_versions} new versions; {stats.runs} runs, failures: "
+        + ", ".join(f"{k} {v}" for k, v in stats.failures.items())
+        + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes"
+    )
+    rows = [(d.day, d.source, d.records, d.duplicates, d.new_versions) for d in stats.per_day]
+    header = ("fetched", "source", "records", "duplicates", "new_versions")
+    print(*render_table(header, rows, shutil.get_terminal_size().columns), sep="\n")
+    return 0
+
+
+COMMANDS = {
+    "crawl": cmd_crawl,
+    "demo": cmd_demo,
+    "verify": cmd_verify,
+    "reindex": cmd_reindex,
+    "wacz": cmd_wacz,
+    "schedule": cmd_schedule,
+    "status": cmd_status,
+    "query": cmd_query,
+    "sql": cmd_sql,
+    "export": cmd_export,
+    "stats": cmd_stats,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,15 +14,19 @@ from datetime import UTC, datetime
 from scrapy.crawler import CrawlerProcess
 
 from archive.catalog import Catalog
+from archive.cdxj import write_missing_indexes
+from archive.columnar import compact_archive
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.records import RecordStore
-from archive.warcwriter import WarcWriter, recover_unclosed
+from archive.reindex import recover_after_crash, recover_files
+from archive.warcwriter import WarcWriter
 from crawler.config import Config, Source
 from crawler.session import ArchiveSession
 from crawler.settings import scrapy_settings
 from crawler.spiders.news import NewsSpider
+from crawler.status import RunErrors
 from crawler.summary import Summary
 from crawler.workers import Workers
 
@@ -41,10 +45,11 @@ def run_crawl(
         raise ArchiveError(f"cannot create archive directory {layout.root}: {exc}") from exc
     started = time.monotonic()
     with ArchiveLock(layout.lock_path):
-        for path in recover_unclosed(layout.warc_dir):
-            logger.warning("closed %s left open by an interrupted run", path.name)
+        recovery = recover_files(layout)
         catalog = Catalog(layout.catalog_path)
-        run_id = catalog.start_run([s.name for s in sources], datetime.now(UTC))
+        recover_after_crash(layout, catalog, recovery)
+        run_started = datetime.now(UTC)
+        run_id = catalog.start_run([s.name for s in sources], run_started)
         warc = WarcWriter(
             layout.warc_dir,
             max_bytes=config.archive.warc_max_bytes,
@@ -65,15 +70,25 @@ def run_crawl(
         process = CrawlerProcess(scrapy_settings(config, log_level=log_level))
         crawler = process.create_crawler(NewsSpider)
         process.crawl(crawler, session=session)
+        errors = RunErrors()  # kept with the run, for `newsarchive status`
+        logging.getLogger().addHandler(errors)
         process.start()
+        logging.getLogger().removeHandler(errors)
         session.workers.close()
         warc.close()
         session.records.close()
+        if session.fatal is None:  # else the next run indexes what this one closed
+            write_missing_indexes(layout)
+        compact_archive(layout)
         assert crawler.stats is not None
         summary = Summary.from_stats(
             crawler.stats.get_stats(), len(sources), warc.bytes_written, time.monotonic() - started
         )
-        catalog.finish_run(run_id, datetime.now(UTC), asdict(summary))
+        if session.fatal is not None:  # entries of feeds it polled may not be archived
+            catalog.forget_feed_validators(run_started)
+        catalog.finish_run(
+            run_id, datetime.now(UTC), {**asdict(summary), **errors.as_summary(session.fatal)}
+        )
         catalog.close()
     if session.fatal is not None:
         raise session.fatal

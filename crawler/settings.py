@@ -32,6 +32,8 @@ def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, 
         "ROBOTSTXT_USER_AGENT": crawl.user_agent,
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": min(crawl.concurrency, 8),
+        # Scrapy starts this many tasks for every response's output; an article yields one item.
+        "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_DELAY": crawl.delay,
         "AUTOTHROTTLE_ENABLED": crawl.delay > 0,
         "AUTOTHROTTLE_START_DELAY": max(crawl.delay, 0.1),
@@ -52,4 +54,5 @@ def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, 
         "NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES": crawl.allow_private_addresses,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
+        "EXTENSIONS": {"crawler.progress.ProgressDisplay": 500},  # on a terminal only
     }

@@ -3,7 +3,9 @@
 The reactor thread only does I/O; anything that parses runs here, one worker per core, so a huge
 or hostile feed cannot stall downloads and a crawl uses every core. Workers start from a
 forkserver that has the parsers imported already, so neither the reactor's threads nor its
-sockets are forked.
+sockets are forked. One worker per core this process may run on (its CPU affinity, which
+`taskset` or a container's cpuset narrows): more would only add switching, since the reactor
+thread needs a share of a core too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Workers:
     def __init__(self, count: int | None = None) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
-        self.count = count or os.cpu_count() or 1
+        self.count = count or len(os.sched_getaffinity(0))
         self._pool = ProcessPoolExecutor(self.count, mp_context=context)
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

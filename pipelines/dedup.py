@@ -64,7 +64,6 @@ class DedupPipeline:
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity, page.fetched_at, page.validators)
             catalog.remember_urls(identity, aliases)
-            catalog.commit()
             self._count(summary.ARTICLES_UNCHANGED)
             raise DropItem("unchanged", log_level="DEBUG")
         return ArticleVersion(

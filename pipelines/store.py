@@ -1,19 +1,27 @@
-"""Item pipeline that writes the JSON record, then the catalog: the last step of a fetch.
+"""Item pipeline that writes the JSON records and commits the catalog: the one commit point.
 
-Write order: the WARC record was flushed by the capture middleware; the JSON line goes next; the
-catalog commit last. A crash between them leaves a record the catalog does not know yet, never a
-catalog entry without its record.
+Write order, per batch (group commit, every `BATCH_SECONDS` or `BATCH_ITEMS` records): the WARC
+records written by the capture middleware are fsynced first; then the batch's JSON lines are
+appended and fsynced; then the catalog (and its full-text index) is committed. So a JSON record
+never points at WARC bytes that are not on disk, and the catalog never knows a record that is not
+on disk. A crash loses at most the uncommitted batch, which the next run fetches again; a record
+written but not committed is added back (`archive.reindex.recover_after_crash`) before fetching.
+Nothing else commits the catalog during a crawl.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from datetime import UTC
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from twisted.internet.task import LoopingCall
 
-from archive.urls import canonical_url
+from archive.errors import ArchiveError
+from archive.fulltext import FullTextIndex, RecordLocation
 from crawler import summary
 from crawler.items import ArticleVersion
 from crawler.session import ArchiveSession, session_of
@@ -58,8 +66,13 @@ def build_record(item: ArticleVersion) -> dict[str, Any]:
 
 
 class StorePipeline:
+    BATCH_SECONDS = 0.5
+    BATCH_ITEMS = 64
+
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._pending: list[dict[str, Any]] = []
+        self._timer = LoopingCall(self.flush)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -69,15 +82,24 @@ class StorePipeline:
     def session(self) -> ArchiveSession:
         return session_of(self.crawler)
 
+    def open_spider(self) -> None:
+        self._timer.start(self.BATCH_SECONDS, now=False)
+
+    def close_spider(self) -> None:
+        if self._timer.running:
+            self._timer.stop()
+        self.flush()
+
     def process_item(self, item: ArticleVersion) -> dict[str, Any]:
+        """Remember the record in the open catalog transaction (so dedup sees it at once) and
+        queue its line for the next group commit."""
         record = build_record(item)
-        session = self.session
-        session.records.append(record)
-        session.catalog.record_version(record, item.page.fetched_at, item.page.validators)
-        session.catalog.remember_urls(
-            item.canonical_url, {canonical_url(item.page.url), canonical_url(item.page.final_url)}
-        )
-        session.catalog.commit()
+        try:
+            self.session.catalog.remember_record(record, item.page.validators)
+        except ArchiveError as exc:
+            self._stop(exc)
+            raise DropItem(str(exc)) from exc
+        self._pending.append(record)
         if item.duplicate_of:
             key = summary.ARTICLES_DUPLICATE
         elif item.version > 1:
@@ -86,4 +108,32 @@ class StorePipeline:
             key = summary.ARTICLES_NEW
         assert self.crawler.stats is not None
         summary.count(self.crawler.stats, key)
+        if len(self._pending) >= self.BATCH_ITEMS:
+            self.flush()
         return record
+
+    def flush(self) -> None:
+        """One group commit: WARC fsync, JSON lines + fsync, full-text index, catalog commit."""
+        session = self.session
+        if session.fatal is not None:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            session.warc.sync()
+            if pending:
+                index = FullTextIndex(session.catalog.db)
+                for record in pending:
+                    path = session.records.append(record)
+                    index.add(record, RecordLocation.of_last_line(path, session.layout.records_dir))
+                session.records.sync()
+            session.catalog.commit()
+        except ArchiveError as exc:
+            self._stop(exc)
+        except sqlite3.Error as exc:
+            self._stop(ArchiveError(f"{session.catalog.path}: cannot write catalog: {exc}"))
+
+    def _stop(self, error: ArchiveError) -> None:
+        """Stop the crawl on an archive failure (disk full, unwritable): exit 1, nothing torn."""
+        self.session.fail(error)
+        assert self.crawler.engine is not None
+        self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]

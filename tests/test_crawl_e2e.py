@@ -33,6 +33,7 @@ class History:
     site: SampleSite
     runs: dict[str, CliResult]
     records: dict[str, list[dict[str, Any]]]
+    broken_hits: dict[str, int]
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +44,14 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         config = write_config(root / "sources.toml", site, archive)
         runs: dict[str, CliResult] = {}
         records: dict[str, list[dict[str, Any]]] = {}
+        broken_hits: dict[str, int] = {}
         for name, generation in (("first", 1), ("again", 1), ("second", 2)):
             site.generation = generation
             runs[name] = newsarchive("crawl", "--config", config, "--json")
             assert runs[name].returncode == 0, runs[name].stderr
             records[name] = records_of(archive)
-        yield History(archive, config, site, runs, records)
+            broken_hits[name] = site.hits("daily", "/broken.html")
+        yield History(archive, config, site, runs, records, broken_hits)
 
 
 def words(text: str) -> list[str]:
@@ -255,6 +258,11 @@ def test_second_run_on_unchanged_site_writes_no_record(history: History) -> None
         and record.rec_headers.get_header("WARC-Profile", "").endswith("server-not-modified")
     ]
     assert not_modified, "a 304 is archived as a server-not-modified revisit"
+
+
+def test_an_article_that_failed_transiently_is_tried_again_next_run(history: History) -> None:
+    # The 500 made the daily feed's validators be forgotten: no 304 hides the entry next time.
+    assert history.broken_hits["again"] > history.broken_hits["first"]
 
 
 def test_second_generation_adds_a_version_and_the_new_articles(history: History) -> None:

@@ -17,6 +17,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from archive.catalog import Validators
@@ -203,7 +204,6 @@ class NewsSpider(scrapy.Spider):
             self.session.catalog.mark_checked(
                 archived.canonical_url, meta["fetched_at"], validators_of(response)
             )
-            self.session.catalog.commit()
             self._count(summary.ARTICLES_UNCHANGED)
             return
         content_type = header_text(response, "Content-Type")
@@ -238,6 +238,8 @@ class NewsSpider(scrapy.Spider):
             key = summary.ARTICLES_REFUSED
         else:
             key = summary.ARTICLES_FAILED
+            if self._transient(failure):
+                self._relist(request.meta["listing"])
         self._count(key)
         logger.warning(
             "%s: article %s %s: %s",
@@ -245,6 +247,25 @@ class NewsSpider(scrapy.Spider):
             request.url,
             key.removeprefix("articles_"),
             self._reason(failure),
+        )
+
+    def _transient(self, failure: Failure) -> bool:
+        """What Scrapy itself would retry: worth another try on the next poll."""
+        settings = self.crawler.settings
+        if failure.check(HttpError):
+            status = failure.value.response.status  # type: ignore[union-attr]
+            return status in settings.getlist("RETRY_HTTP_CODES")
+        retried = tuple(
+            load_object(name) if isinstance(name, str) else name
+            for name in settings.getlist("RETRY_EXCEPTIONS")
+        )
+        return failure.check(*retried) is not None
+
+    def _relist(self, listing: str) -> None:
+        """Forget the listing's validators, so the next poll is a full GET that lists the entry
+        again instead of a 304 that would hide it until the feed changes."""
+        self.session.catalog.set_feed_validators(
+            listing, Validators(etag=None, last_modified=None), datetime.now(UTC)
         )
 
     @staticmethod

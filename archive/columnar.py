@@ -1,0 +1,152 @@
+"""A typed, columnar (Parquet) twin of each closed day of records, so SQL need not parse JSON.
+
+This module owns `<archive>/indexes/records/`: one `YYYY-MM-DD.parquet` per records file
+`records/YYYY/MM/YYYY-MM-DD.jsonl` whose day is over (UTC), holding every complete line with the
+types of `RECORD_COLUMNS` (published and fetched_at as UTC TIMESTAMPTZ, NULL when not a time;
+lists; the warc struct), zstd-compressed. A twin is written to a temporary name, synced and
+renamed, so a twin that exists is complete. It is derived data: a twin older than its JSONL
+(a line appended after midnight, a repaired tail) is not used and is rewritten by the next
+`compact_archive`, which the crawl and `reindex` call under the archive lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from archive.errors import ArchiveError
+from archive.layout import ArchiveLayout
+from archive.records import RecordStore
+
+RECORD_COLUMNS = {
+    "id": "VARCHAR",
+    "version": "INTEGER",
+    "previous": "VARCHAR",
+    "source": "VARCHAR",
+    "feed_url": "VARCHAR",
+    "url": "VARCHAR",
+    "final_url": "VARCHAR",
+    "canonical_url": "VARCHAR",
+    "title": "VARCHAR",
+    "authors": "VARCHAR[]",
+    "published": "VARCHAR",
+    "fetched_at": "VARCHAR",
+    "language": "VARCHAR",
+    "description": "VARCHAR",
+    "tags": "VARCHAR[]",
+    "text": "VARCHAR",
+    "content_hash": "VARCHAR",
+    "duplicate_of": "VARCHAR",
+    "warc": 'STRUCT(filename VARCHAR, "offset" BIGINT, length BIGINT, record_id VARCHAR, '
+    "payload_digest VARCHAR)",
+}
+TIME_COLUMNS = ("published", "fetched_at")
+ROW_GROUP_ROWS = 100_000
+
+
+def twins_dir(layout: ArchiveLayout) -> Path:
+    """Where the Parquet twins of the records files live."""
+    return layout.indexes_dir / "records"
+
+
+def twin_path(layout: ArchiveLayout, day_file: Path) -> Path:
+    """The Parquet twin of one records file (whether or not it exists)."""
+    return twins_dir(layout) / f"{day_file.stem}.parquet"
+
+
+def fresh_twin(layout: ArchiveLayout, day_file: Path) -> Path | None:
+    """The twin of `day_file` if it exists and was written after the file last changed."""
+    twin = twin_path(layout, day_file)
+    try:
+        return twin if twin.stat().st_mtime_ns >= day_file.stat().st_mtime_ns else None
+    except FileNotFoundError:
+        return None
+
+
+def typed_records(files: Sequence[Path]) -> str:
+    """A SELECT of the complete lines of JSONL `files` with the columns of `RECORD_COLUMNS`.
+
+    Times become TIMESTAMPTZ. A line that is not valid JSON (a torn tail) is skipped.
+    """
+    columns = ", ".join(
+        f"TRY_CAST({name} AS TIMESTAMPTZ) AS {name}" if name in TIME_COLUMNS else name
+        for name in RECORD_COLUMNS
+    )
+    if not files:
+        empty = ", ".join(
+            f"CAST(NULL AS {kind}) AS {name}" for name, kind in RECORD_COLUMNS.items()
+        )
+        return f"SELECT {columns} FROM (SELECT {empty}) WHERE false"
+    paths = ", ".join(sql_literal(str(path)) for path in files)
+    types = ", ".join(
+        f"{sql_literal(name)}: {sql_literal(kind)}" for name, kind in RECORD_COLUMNS.items()
+    )
+    return (
+        f"SELECT {columns} FROM read_json([{paths}], format = 'newline_delimited', "
+        f"columns = {{{types}}}, ignore_errors = true) WHERE id IS NOT NULL"
+    )
+
+
+def sql_literal(text: str) -> str:
+    """`text` as a DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def compact_day(layout: ArchiveLayout, day_file: Path) -> Path:
+    """(Re)write the twin of one records file; return its path. Failures are ArchiveErrors."""
+    with _converter() as con:
+        return _write_twin(con, layout, day_file)
+
+
+def _converter() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoload_known_extensions": False})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _write_twin(con: duckdb.DuckDBPyConnection, layout: ArchiveLayout, day_file: Path) -> Path:
+    target = twin_path(layout, day_file)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY ({typed_records([day_file])}) TO {sql_literal(str(partial))} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        )
+        descriptor = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(partial, target)
+    except (OSError, duckdb.Error) as exc:
+        partial.unlink(missing_ok=True)
+        raise ArchiveError(f"cannot write {target} from {day_file}: {exc}") from exc
+    return target
+
+
+def stale_days(layout: ArchiveLayout, today: date | None = None) -> list[Path]:
+    """Records files of days before `today` (UTC) that have no fresh twin, oldest first."""
+    today = today or datetime.now(UTC).date()
+    return [
+        path
+        for path in RecordStore(layout.records_dir).files()
+        if path.stem < today.isoformat() and fresh_twin(layout, path) is None
+    ]
+
+
+def compact_archive(layout: ArchiveLayout, today: date | None = None) -> list[Path]:
+    """Bring every closed day's twin up to date; return the twins written.
+
+    Call under the archive lock (nothing may append meanwhile): the crawl does at the end of a
+    run, `reindex` after a rebuild.
+    """
+    stale = stale_days(layout, today)
+    if not stale:
+        return []
+    with _converter() as con:
+        return [_write_twin(con, layout, path) for path in stale]
