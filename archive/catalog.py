@@ -149,6 +149,13 @@ class Catalog:
         except sqlite3.Error as exc:
             raise ArchiveError(f"{self.path}: cannot write catalog: {exc}") from exc
 
+    def rollback(self) -> None:
+        """Drop the open transaction: what a failed group commit must not leave behind."""
+        try:
+            self._db.rollback()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"{self.path}: cannot roll back catalog: {exc}") from exc
+
     @property
     def db(self) -> sqlite3.Connection:
         """The open connection, for indexes kept in this catalog's transaction (see `commit`)."""

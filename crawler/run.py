@@ -79,13 +79,14 @@ def run_crawl(
         session.records.close()
         if session.fatal is None:  # else the next run indexes what this one closed
             write_missing_indexes(layout)
-        compact_archive(layout)
+            compact_archive(layout)
         assert crawler.stats is not None
         summary = Summary.from_stats(
             crawler.stats.get_stats(), len(sources), warc.bytes_written, time.monotonic() - started
         )
-        if session.fatal is not None:  # entries of feeds it polled may not be archived
-            catalog.forget_feed_validators(run_started)
+        if session.fatal is not None:
+            catalog.rollback()  # rows of records that never reached the disk
+            catalog.forget_feed_validators(run_started)  # their feeds must list them again
         catalog.finish_run(
             run_id, datetime.now(UTC), {**asdict(summary), **errors.as_summary(session.fatal)}
         )

@@ -93,6 +93,8 @@ class StorePipeline:
     def process_item(self, item: ArticleVersion) -> dict[str, Any]:
         """Remember the record in the open catalog transaction (so dedup sees it at once) and
         queue its line for the next group commit."""
+        if self.session.fatal is not None:
+            raise DropItem("the archive cannot be written")
         record = build_record(item)
         try:
             self.session.catalog.remember_record(record, item.page.validators)
@@ -133,7 +135,10 @@ class StorePipeline:
             self._stop(ArchiveError(f"{session.catalog.path}: cannot write catalog: {exc}"))
 
     def _stop(self, error: ArchiveError) -> None:
-        """Stop the crawl on an archive failure (disk full, unwritable): exit 1, nothing torn."""
+        """Stop the crawl on an archive failure (disk full, unwritable): exit 1, nothing torn.
+
+        The catalog's open transaction is dropped by the run (`Catalog.rollback`), so it never
+        commits rows of records that did not reach the disk."""
         self.session.fail(error)
         assert self.crawler.engine is not None
         self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]
