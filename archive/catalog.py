@@ -329,10 +329,15 @@ class Catalog:
         crash can commit a digest whose record was then cut off the file; a revisit must never
         refer to it. Returns how many payloads were forgotten.
         """
-        rows = self._db.execute(
-            "SELECT payload_digest, filename, offset + length FROM payloads"
-        ).fetchall()
-        gone = [(digest,) for digest, name, end in rows if end > file_sizes.get(name, -1)]
+        self._db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS warc_sizes (filename TEXT PRIMARY KEY, size INTEGER)"
+        )
+        self._db.execute("DELETE FROM warc_sizes")
+        self._db.executemany("INSERT INTO warc_sizes VALUES (?, ?)", file_sizes.items())
+        gone = self._db.execute(
+            "SELECT p.payload_digest FROM payloads p LEFT JOIN warc_sizes w USING (filename) "
+            "WHERE w.size IS NULL OR p.offset + p.length > w.size"
+        ).fetchall()  # the cut-off tail only: memory does not grow with the archive
         self._db.executemany("DELETE FROM payloads WHERE payload_digest = ?", gone)
         self._db.executemany("DELETE FROM captures WHERE payload_digest = ?", gone)
         return len(gone)

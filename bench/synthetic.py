@@ -2,8 +2,8 @@
 
 Crawling 100,000 articles to get a big archive would take an hour; this writes what such a crawl
 leaves, much faster: one small WARC exchange per article (so payload rows point at real bytes),
-its JSON record spread over two years of daily files, the catalog and search-index rows, and one
-finished run, so the next crawl starts as it would on a real archive.
+its JSON record spread over two years of daily files, the catalog and search-index rows, the
+WARC's CDXJ index and one finished run, so the next crawl starts as it would on a real archive.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archive.catalog import Catalog, Validators
+from archive.cdxj import write_missing_indexes
 from archive.fulltext import FullTextIndex, RecordLocation
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
@@ -93,6 +94,7 @@ def fill_archive(root: Path, count: int) -> None:
             if n % BATCH == BATCH - 1:
                 catalog.commit()
     records.close()
+    write_missing_indexes(layout)
     run = catalog.start_run(["old"], START)
     catalog.finish_run(run, START + timedelta(days=730), {"articles_new": count})
     catalog.close()

@@ -193,7 +193,8 @@ def setup_logging(args: argparse.Namespace) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG)
+    # No DEBUG records are built unless shown; WARNING always reaches the run's error list.
+    root.setLevel(logging.DEBUG if args.verbose >= 2 else min(level, logging.WARNING))
     logging.captureWarnings(True)
 
 
