@@ -7,14 +7,16 @@ their own, so each file on disk keeps a single owner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Self
 
 from scrapy.crawler import Crawler
 
 from archive.catalog import Catalog
-from archive.errors import NewsarchiveError
+from archive.errors import ArchiveError, NewsarchiveError
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from archive.warcwriter import WarcWriter
+from crawler import summary
 from crawler.config import Config, Source
 from crawler.workers import Workers
 
@@ -43,3 +45,29 @@ def session_of(crawler: Crawler) -> ArchiveSession:
     """The session the run handed to the spider; the spider exists before any component."""
     session: ArchiveSession = crawler.spider.session  # type: ignore[union-attr]
     return session
+
+
+class SessionComponent:
+    """Base of newsarchive's Scrapy components (middlewares, pipelines): built from the crawler,
+    reading the run's session, counting in its stats, stopping the run on an archive failure."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    @property
+    def session(self) -> ArchiveSession:
+        return session_of(self.crawler)
+
+    def count(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        summary.count(self.crawler.stats, key)
+
+    def stop_run(self, error: ArchiveError) -> None:
+        """The archive cannot be written (disk full, permissions): stop; the run exits 1."""
+        self.session.fail(error)
+        assert self.crawler.engine is not None
+        self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Self
 
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from archive.urls import canonical_url, same_site
 from crawler import summary
 from crawler.items import ArticleVersion, ExtractedPage
-from crawler.session import ArchiveSession, session_of
+from crawler.session import SessionComponent
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +32,11 @@ def article_identity(final_url: str, declared_canonical: str | None) -> str:
     return canonical_url(final_url)
 
 
-class DedupPipeline:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    @property
-    def session(self) -> ArchiveSession:
-        return session_of(self.crawler)
-
-    def _count(self, key: str) -> None:
-        assert self.crawler.stats is not None
-        summary.count(self.crawler.stats, key)
-
+class DedupPipeline(SessionComponent):
     def process_item(self, item: ExtractedPage) -> ArticleVersion:
         page, article = item.page, item.article
         if not article.text:
-            self._count(summary.ARTICLES_FAILED)
+            self.count(summary.ARTICLES_FAILED)
             logger.warning("%s: no article text found in %s", page.source, page.final_url)
             raise DropItem("no article text", log_level="DEBUG")
         catalog = self.session.catalog
@@ -64,7 +47,7 @@ class DedupPipeline:
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity, page.fetched_at, page.validators)
             catalog.remember_urls(identity, aliases)
-            self._count(summary.ARTICLES_UNCHANGED)
+            self.count(summary.ARTICLES_UNCHANGED)
             raise DropItem("unchanged", log_level="DEBUG")
         return ArticleVersion(
             page=page,

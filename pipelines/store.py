@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from datetime import UTC
-from typing import Any, Self
+from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -24,7 +24,7 @@ from archive.errors import ArchiveError
 from archive.fulltext import FullTextIndex, RecordLocation
 from crawler import summary
 from crawler.items import ArticleVersion
-from crawler.session import ArchiveSession, session_of
+from crawler.session import SessionComponent
 
 
 def record_id(canonical: str, version: int, content_hash: str) -> str:
@@ -65,22 +65,14 @@ def build_record(item: ArticleVersion) -> dict[str, Any]:
     }
 
 
-class StorePipeline:
+class StorePipeline(SessionComponent):
     BATCH_SECONDS = 0.5
     BATCH_ITEMS = 64
 
     def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+        super().__init__(crawler)
         self._pending: list[dict[str, Any]] = []
         self._timer = LoopingCall(self.flush)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    @property
-    def session(self) -> ArchiveSession:
-        return session_of(self.crawler)
 
     def open_spider(self) -> None:
         self._timer.start(self.BATCH_SECONDS, now=False)
@@ -99,7 +91,7 @@ class StorePipeline:
         try:
             self.session.catalog.remember_record(record, item.page.validators)
         except ArchiveError as exc:
-            self._stop(exc)
+            self.stop_run(exc)
             raise DropItem(str(exc)) from exc
         self._pending.append(record)
         if item.duplicate_of:
@@ -108,14 +100,16 @@ class StorePipeline:
             key = summary.ARTICLES_UPDATED
         else:
             key = summary.ARTICLES_NEW
-        assert self.crawler.stats is not None
-        summary.count(self.crawler.stats, key)
+        self.count(key)
         if len(self._pending) >= self.BATCH_ITEMS:
             self.flush()
         return record
 
     def flush(self) -> None:
-        """One group commit: WARC fsync, JSON lines + fsync, full-text index, catalog commit."""
+        """One group commit: WARC fsync, JSON lines + fsync, full-text index, catalog commit.
+
+        On failure the run stops and rolls the catalog's open transaction back
+        (`Catalog.rollback`), so no row of a record that is not on disk is ever committed."""
         session = self.session
         if session.fatal is not None:
             return
@@ -130,15 +124,6 @@ class StorePipeline:
                 session.records.sync()
             session.catalog.commit()
         except ArchiveError as exc:
-            self._stop(exc)
+            self.stop_run(exc)
         except sqlite3.Error as exc:
-            self._stop(ArchiveError(f"{session.catalog.path}: cannot write catalog: {exc}"))
-
-    def _stop(self, error: ArchiveError) -> None:
-        """Stop the crawl on an archive failure (disk full, unwritable): exit 1, nothing torn.
-
-        The catalog's open transaction is dropped by the run (`Catalog.rollback`), so it never
-        commits rows of records that did not reach the disk."""
-        self.session.fail(error)
-        assert self.crawler.engine is not None
-        self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]
+            self.stop_run(ArchiveError(f"{session.catalog.path}: cannot write catalog: {exc}"))

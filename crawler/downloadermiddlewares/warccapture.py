@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Self
 
 from scrapy import Request
-from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Headers, Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.errors import ArchiveError
 from archive.warcwriter import HttpExchange, WarcLocation, payload_digest
-from crawler.session import ArchiveSession, session_of
+from crawler.session import SessionComponent
 
 logger = logging.getLogger(__name__)
 
@@ -53,27 +51,14 @@ def exchange_of(request: Request, response: Response, fetched_at: datetime) -> H
     )
 
 
-class WarcCaptureMiddleware:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    @property
-    def session(self) -> ArchiveSession:
-        return session_of(self.crawler)
-
+class WarcCaptureMiddleware(SessionComponent):
     def process_response(self, request: Request, response: Response) -> Response:
         fetched_at = datetime.now(UTC)
         exchange = exchange_of(request, response, fetched_at)
         try:
             location, revisit = self._write(exchange)
         except ArchiveError as exc:
-            self.session.fail(exc)
-            assert self.crawler.engine is not None
-            self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]
+            self.stop_run(exc)
             raise IgnoreRequest(str(exc)) from exc
         request.meta["warc"] = location
         request.meta["warc_revisit"] = revisit
