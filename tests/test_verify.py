@@ -122,7 +122,9 @@ def test_a_bad_offset_is_reported_on_the_record_line(tmp_path: Path) -> None:
         record | {"id": "c", "warc": record["warc"] | {"offset": offset}}
     )
 
-    (problem,) = verify_archive(good)
+    problems = verify_archive(good)
+    assert len(problems) == 1, messages(problems)
+    problem = problems[0]
     assert problem.path == "records/2026/11/2026-11-25.jsonl:3"
     assert problem.message.startswith(
         f"warc: {record['warc']['filename']} offset {offset}: no readable WARC record"
