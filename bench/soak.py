@@ -25,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.procmem import rss_kib  # noqa: E402
 from crawler.sample_server import SampleSite  # noqa: E402
 
 OUTLETS = ("herald", "wire", "gazette", "bulk", "daily")
@@ -51,13 +52,6 @@ def config_text(site: SampleSite, archive: Path, sources: int, parallel: int) ->
         "allow_private_addresses = true\n\n"
         f"[schedule]\nmax_parallel_runs = {parallel}\n\n" + "\n".join(tables)
     )
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def runs(archive: Path) -> list[tuple[list[str], datetime]]:
