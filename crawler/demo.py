@@ -13,10 +13,14 @@ import textwrap
 from pathlib import Path
 
 from archive.layout import ArchiveLayout
+from archive.query import Filters, find, open_catalog
 from archive.records import RecordStore
 from crawler.config import load_config
 from crawler.run import run_crawl
 from crawler.sample_server import SampleSite
+
+SAMPLE_SEARCH = "Venezuela"
+SAMPLE_SQL = "SELECT source, count(*) AS articles FROM latest GROUP BY source"
 
 DEMO_SETTINGS = """\
 [archive]
@@ -54,10 +58,17 @@ def run_demo(archive_dir: Path, *, as_json: bool = False) -> int:
         print(f"  [{record['source']}] {record['title']}  <{record['url']}>")
     if len(records) > 5:
         print(f"  ... {len(records) - 5} more")
-    with_text = [r for r in records if r["text"]]
-    if with_text:
-        sample = with_text[0]
-        print(f"\nFirst article, as archived ({sample['title']}):")
-        print(textwrap.indent(textwrap.shorten(sample["text"], 400), "  "))
-    print(f"\nCheck it:  newsarchive verify --archive-dir {archive_dir}")
+    print(
+        f"\nA sample query:  newsarchive query --archive-dir {archive_dir} --search {SAMPLE_SEARCH}"
+    )
+    db = open_catalog(layout)
+    try:
+        for hit in find(db, Filters(search=SAMPLE_SEARCH, limit=3)):
+            record = next(r for r in records if r["id"] == hit.id)
+            print(f"  {record['title']}  ({record['published']}, {record['source']})")
+            print(textwrap.indent(textwrap.shorten(record["text"] or "", 300), "    "))
+    finally:
+        db.close()
+    print(f"\nMore:  newsarchive sql --archive-dir {archive_dir} {SAMPLE_SQL!r}")
+    print(f"       newsarchive verify --archive-dir {archive_dir}")
     return 0

@@ -87,5 +87,7 @@ def test_demo_crawls_the_sample_site_offline(tmp_path: Path) -> None:
     result = newsarchive("demo", "--archive-dir", archive)
     assert result.returncode == 0, result.stderr
     assert "WARC files" in result.stdout and "JSON records" in result.stdout
+    query = result.stdout.split("A sample query:")[1]
+    assert "A look back at that Donald Trump and Elon Musk interview" in query
     assert records_of(archive)
     assert newsarchive("verify", "--archive-dir", archive).returncode == 0
