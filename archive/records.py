@@ -85,26 +85,26 @@ class RecordStore:
         except OSError as exc:
             raise ArchiveError(f"cannot close records file {file.name}: {exc.strerror}") from exc
 
-    def files(self) -> list[Path]:
-        """Every daily records file, oldest day first."""
-        return sorted(path for path in self._directory.glob("*/*/*.jsonl") if _is_day_file(path))
+    def files(self, *, modified_since: datetime | None = None) -> list[Path]:
+        """Every daily records file, oldest day first; only those written to since
+        `modified_since` (by mtime) when given."""
+        files = sorted(path for path in self._directory.glob("*/*/*.jsonl") if _is_day_file(path))
+        if modified_since is None:
+            return files
+        return [path for path in files if path.stat().st_mtime >= modified_since.timestamp()]
 
     def iter_lines(self) -> Iterator[RecordLine]:
         """Every line of every file, in date order, without parsing."""
         for path in self.files():
             yield from _read_lines(path)
 
-    def iter_records(self, *, modified_since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every record in date order, then line order; torn final lines are skipped.
 
-        With `modified_since`, only the files written to since then (by mtime) are read: the
-        records a crash may have left the catalog without. A complete line that is not a JSON
-        object means the file was damaged: ArchiveError naming the file and line.
+        A complete line that is not a JSON object means the file was damaged: ArchiveError
+        naming the file and line.
         """
-        files = self.files()
-        if modified_since is not None:
-            files = [path for path in files if path.stat().st_mtime >= modified_since.timestamp()]
-        for line in (line for path in files for line in _read_lines(path)):
+        for line in (line for path in self.files() for line in _read_lines(path)):
             if line.torn:
                 continue
             try:

@@ -23,7 +23,7 @@ from archive.catalog import Catalog, Validators
 from archive.cdxj import closed_warcs, write_missing_indexes
 from archive.columnar import compact_archive
 from archive.errors import ArchiveError
-from archive.fulltext import FullTextIndex
+from archive.fulltext import FullTextIndex, located_records
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.records import RecordStore
@@ -98,22 +98,29 @@ def recover_after_crash(layout: ArchiveLayout, catalog: Catalog, recovery: Recov
     interrupted = catalog.unfinished_run_start()
     if interrupted is not None:
         recovery.feeds_forgotten = catalog.forget_feed_validators(interrupted)
-    recovery.records_added = sum(
-        _remember_if_new(catalog, record, NO_VALIDATORS)
-        for record in uncommitted_tail(layout, catalog)
-    )
+    index = FullTextIndex(catalog.db)
+    for path in tail_files(layout, catalog):
+        for record, location in located_records(path, layout.records_dir):
+            recovery.records_added += _remember_if_new(catalog, record, NO_VALIDATORS)
+            index.add(record, location)  # a no-op for a record already indexed
     catalog.commit()
     for action in recovery.actions():
         logger.warning("%s", action)
 
 
-def uncommitted_tail(layout: ArchiveLayout, catalog: Catalog) -> Iterator[dict[str, Any]]:
-    """The records a crash may have left the catalog without: every record in the files written
-    to since the last run that finished began (all records when none finished)."""
+def tail_files(layout: ArchiveLayout, catalog: Catalog) -> list[Path]:
+    """The records files a crash may have left the catalog (and its search index) behind on:
+    every file written to since the last run that finished began (all files when none did)."""
     since = catalog.last_clean_run_start()
-    return RecordStore(layout.records_dir).iter_records(
+    return RecordStore(layout.records_dir).files(
         modified_since=since - _CLOCK_SLACK if since else None
     )
+
+
+def uncommitted_tail(layout: ArchiveLayout, catalog: Catalog) -> Iterator[dict[str, Any]]:
+    """Every record of `tail_files`, which the catalog may not know yet."""
+    for path in tail_files(layout, catalog):
+        yield from (record for record, _ in located_records(path, layout.records_dir))
 
 
 def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:

@@ -110,3 +110,21 @@ def test_verify_repair_closes_open_files_and_cuts_torn_lines(
     assert "repaired: rebuilt the catalog" in repaired.stdout
     assert repaired.stdout.rstrip().endswith("verified: no problems")
     assert warc.read_bytes() == whole
+
+
+def test_a_record_the_catalog_never_committed_is_searchable_after_the_next_crawl(
+    crawled: Crawled, tmp_path: Path
+) -> None:
+    archive, config = copy_of(crawled, tmp_path)
+    coral = next(r for r in records_of(archive) if "coral" in (r["title"] or "").lower())
+    # What a kill between the JSON line and the catalog commit leaves: a line the catalog
+    # (and its search index) has never seen.
+    with sqlite3.connect(ArchiveLayout(archive).catalog_path) as db:
+        db.execute("DELETE FROM articles WHERE record_id = ?", (coral["id"],))
+        db.execute("DELETE FROM search_docs WHERE id = ?", (coral["id"],))
+    before = len(records_of(archive))
+    assert newsarchive("crawl", "--config", config).returncode == 0
+    assert len(records_of(archive)) == before, "recovered, not fetched again as new"
+    found = newsarchive("query", "--archive-dir", archive, "--search", "coral", "--format", "jsonl")
+    assert found.returncode == 0, found.stderr
+    assert coral["id"] in found.stdout
