@@ -31,7 +31,11 @@ def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, 
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "ROBOTSTXT_USER_AGENT": crawl.user_agent,
         "CONCURRENT_REQUESTS": crawl.concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": min(crawl.concurrency, 8),
+        # Politeness per host is `delay` (and autothrottle), as the README says. With no delay,
+        # Scrapy 2.19 starts up to CONCURRENT_REQUESTS to one host whatever this says (scrapy#6982),
+        # while its connection pool keeps only this many alive: every other request would pay a
+        # new TCP connection. Equal to the total, every connection is reused.
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
         # Scrapy starts this many tasks for every response's output; an article yields one item.
         "CONCURRENT_ITEMS": 1,
         "DOWNLOAD_DELAY": crawl.delay,
