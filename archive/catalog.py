@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,10 +218,10 @@ class Catalog:
         row = self._one("SELECT record_id FROM texts WHERE content_hash = ?", content_hash)
         return row[0] if row else None
 
-    def remember_urls(self, canonical_url: str, urls: set[str]) -> None:
+    def remember_urls(self, canonical_url: str, urls: AbstractSet[str]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO urls (url, canonical_url) VALUES (?, ?)",
-            [(u, canonical_url) for u in urls | {canonical_url}],
+            [(u, canonical_url) for u in {*urls, canonical_url}],
         )
 
     def record_version(
@@ -258,14 +259,21 @@ class Catalog:
             (record["content_hash"], record["id"], canonical),
         )
 
-    def remember_record(self, record: Mapping[str, Any], validators: Validators) -> None:
+    def remember_record(
+        self,
+        record: Mapping[str, Any],
+        validators: Validators,
+        aliases: AbstractSet[str] | None = None,
+    ) -> None:
         """Remember a stored JSON record: its version, its text and the URLs it was found under.
 
         The one way a record enters the catalog, whether the crawl just wrote it or a rebuild
-        reads it back, so both leave the same rows.
+        reads it back, so both leave the same rows. `aliases` are the canonical forms of the
+        record's `url` and `final_url` when the caller has them already (the crawl's workers do).
         """
         canonical = record["canonical_url"]
-        aliases = {canonical_url(record["url"]), canonical_url(record["final_url"])}
+        if aliases is None:
+            aliases = {canonical_url(record["url"]), canonical_url(record["final_url"])}
         try:
             self.record_version(record, datetime.fromisoformat(record["fetched_at"]), validators)
             self.remember_urls(canonical, aliases)

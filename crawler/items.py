@@ -8,6 +8,7 @@ from datetime import datetime
 from archive.catalog import Validators
 from archive.warcwriter import WarcLocation
 from pipelines.article import Article
+from pipelines.identity import Identity
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class FetchedPage:
 class ExtractedPage:
     page: FetchedPage
     article: Article
+    identity: Identity
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ArticleVersion:
     page: FetchedPage
     article: Article
     canonical_url: str
+    aliases: frozenset[str]
     content_hash: str
     version: int
     previous: str | None

@@ -20,7 +20,7 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-PRELOAD = ["pipelines.article", "crawler.feeds", "crawler.sitemaps"]
+PRELOAD = ["pipelines.article", "crawler.feeds", "crawler.sitemaps", "pipelines.identity"]
 
 
 class Workers:

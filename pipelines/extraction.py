@@ -13,7 +13,7 @@ from scrapy.exceptions import DropItem
 from crawler import summary
 from crawler.items import ExtractedPage, FetchedPage
 from crawler.session import SessionComponent
-from pipelines.article import extract_article
+from pipelines.identity import extract_identified
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +22,11 @@ class ExtractionPipeline(SessionComponent):
     async def process_item(self, item: FetchedPage) -> ExtractedPage:
         workers = self.session.workers
         try:
-            article = await workers.run(
-                extract_article, item.body, item.final_url, item.content_type
+            article, identity = await workers.run(
+                extract_identified, item.body, item.url, item.final_url, item.content_type
             )
         except Exception as exc:  # a worker killed by the OS (OOM) breaks the pool: count, go on
             self.count(summary.ARTICLES_FAILED)
             logger.error("%s: extraction failed for %s: %r", item.source, item.final_url, exc)
             raise DropItem(f"extraction failed: {exc!r}", log_level="DEBUG") from exc
-        return ExtractedPage(item, article)
+        return ExtractedPage(item, article, identity)

@@ -89,7 +89,7 @@ class StorePipeline(SessionComponent):
             raise DropItem("the archive cannot be written")
         record = build_record(item)
         try:
-            self.session.catalog.remember_record(record, item.page.validators)
+            self.session.catalog.remember_record(record, item.page.validators, item.aliases)
         except ArchiveError as exc:
             self.stop_run(exc)
             raise DropItem(str(exc)) from exc
