@@ -141,7 +141,7 @@ def _utc_day(fetched_at: str) -> str:
     moment = datetime.fromisoformat(fetched_at)
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d")
+    return moment.date().isoformat()
 
 
 def _is_day_file(path: Path) -> bool:

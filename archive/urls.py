@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from tldextract import TLDExtract
@@ -74,7 +75,18 @@ def absolute_http_url(candidate: object, base: str = "") -> str | None:
 def host_of(url: str) -> str:
     """Lower-case (punycoded) host of `url` without port or IPv6 brackets; "" if it has none."""
     try:
-        return urlsplit(canonical_url(url)).hostname or ""
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    return _host_of_origin(parts.scheme, parts.netloc)
+
+
+@lru_cache(maxsize=4096)
+def _host_of_origin(scheme: str, netloc: str) -> str:
+    """The host as `canonical_url` writes it; cached, since a crawl asks it of every request and
+    a few hosts serve them all."""
+    try:
+        return urlsplit(canonical_url(f"{scheme}://{netloc}/")).hostname or ""
     except ValueError:
         return ""
 
@@ -97,6 +109,7 @@ def domain_allowed(url: str, allowed_domains: Sequence[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=1024)
 def normalise_domain(domain: str) -> str:
     """`domain` as `host_of` would report it: lower-case, punycoded, IPv6 without brackets."""
     domain = domain.strip().strip(".")
