@@ -12,6 +12,9 @@ runs, each on a fresh archive:
   dedup, JSON, catalog; delay 0), with the peak RSS of its whole process tree.
 - peer: `trafilatura -i urls.txt --parallel N` fetching and extracting the same URLs, with a
   config that allows loopback and does not sleep between requests.
+- scrapy alone: `bench/bare_fetch.py`, Scrapy fetching the same pages and discarding them. Its
+  CPU per article is a floor under any Scrapy crawl's reactor thread; with the limit's CPU per
+  article it bounds newsarchive/limit on a CPU-bound machine (printed as "ceiling").
 
 Rates are articles per second of wall-clock time, process start to exit for both command lines.
 CPU milliseconds per article (main process, and the whole process tree) are printed too: on a
@@ -172,6 +175,13 @@ def peer_run(server: CorpusServer, work: Path, parallel: int) -> Run:
     return Run(files, seconds, sampler.main_cpu, sampler.tree_cpu)
 
 
+def bare_run(server: CorpusServer, concurrency: int) -> Run:
+    """Scrapy alone over the same feeds and articles: the fetching cost no crawl can avoid."""
+    command = [sys.executable, "bench/bare_fetch.py", "--concurrency", str(concurrency)]
+    stdout, seconds, sampler = timed([*command, *server.corpus.feed_urls])
+    return Run(int(stdout.split()[-1]), seconds, sampler.main_cpu, sampler.tree_cpu)
+
+
 def median(runs: list[Run]) -> Run:
     """The run with the median rate (the upper one of an even count)."""
     return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
@@ -201,6 +211,7 @@ def throughput(articles: int, times: int, concurrency: int, parallel: int) -> No
             "reference": lambda _: limit_run(pages, plain),
             "newsarchive": lambda work: crawl_run(server, work, concurrency),
             "peer": lambda work: peer_run(server, work, parallel),
+            "scrapy": lambda _: bare_run(server, concurrency),
         }
         runs: dict[str, list[Run]] = {name: [] for name in contenders}
         for round_ in range(1, times + 1):
@@ -219,6 +230,7 @@ def _report(best: dict[str, Run], concurrency: int, parallel: int) -> None:
         "reference": f"trafilatura.extract, pool of {CORES}",
         "newsarchive": f"newsarchive crawl, concurrency {concurrency}",
         "peer": f"trafilatura -i --parallel {parallel}",
+        "scrapy": "Scrapy alone, fetch and discard",
     }
     print("\nmedians                                 articles/s  wall s  CPU ms/article")
     for name, run in best.items():
@@ -233,6 +245,12 @@ def _report(best: dict[str, Run], concurrency: int, parallel: int) -> None:
     )
     print(f"  newsarchive/limit  {crawl.rate / best['limit'].rate:.2f}  (target >= 0.85)")
     print(f"  newsarchive/peer   {crawl.rate / best['peer'].rate:.2f}  (target >= 1.5)")
+    extract, fetch = best["limit"], best["scrapy"]
+    extract_ms, fetch_ms = extract.cpu_ms(extract.cpu_tree), fetch.cpu_ms(fetch.cpu_tree)
+    print(
+        f"  ceiling: extraction {extract_ms:.2f} + Scrapy alone {fetch_ms:.2f} ms/article of CPU "
+        f"-> newsarchive/limit <= {extract_ms / (extract_ms + fetch_ms):.2f} when CPU-bound"
+    )
     _projection(best)
     print(f"load average at the end: {load()}")
 
