@@ -6,15 +6,18 @@ containers on its own terms and picks one region. Where that region holds most o
 text, the two agree on which article it is, and what trafilatura has before the first or after
 the last stretch they share is cut off. Paragraphs between are kept: readability drops embeds and
 short lines inside an article that trafilatura rightly keeps. Readability here is trafilatura's
-fork of readability-lxml, which reads a parsed tree (no second parse) and costs a few ms a page.
+fork of readability-lxml, which reads a parsed tree (no second parse) and costs a few ms a page;
+`pipelines.article` also takes its region as the fallback where trafilatura finds too little.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from lxml.etree import LxmlError, strip_elements
 from lxml.html import HtmlElement, fromstring
+from lxml.html.defs import block_tags
 from trafilatura.readability_lxml import Document
 
 from pipelines.boilerplate import word_spans, words
@@ -24,8 +27,9 @@ from pipelines.boilerplate import word_spans, words
 AGREEMENT_SHARE = 0.7
 LENGTH_SHARE = 0.5
 SHINGLE = 4
-# Elements whose end is a line break in readability's text, so words do not run together.
-_BLOCKS = frozenset(("p", "div", "br", "li", "td", "tr", "blockquote", "pre", "figure", "table"))
+# Elements whose end is a line break in readability's text (HTML's block elements, line breaks
+# and sectioning elements), so words on either side do not run together.
+_BLOCKS = block_tags | {"br", "article", "section", "header", "figure"}
 
 _NEVER_ARTICLE = ("script", "style", "noscript", "svg", "nav", "footer", "aside", "form", "iframe")
 
@@ -33,16 +37,22 @@ Shingle = tuple[str, ...]
 _SPACE = re.compile(r"\s")
 
 
-def readability_text(tree: HtmlElement) -> str:
-    """The text of readability's main-content region of the page, "" when it finds none.
+def readability_region(tree: HtmlElement) -> HtmlElement | None:
+    """Readability's main-content region of the page, None when it finds none.
 
     Readability prunes the tree it reads, so this is the tree's last reader. Parts that are never
     the article (navigation, asides, forms, scripts) are removed first: a third less work.
     """
     strip_elements(tree, *_NEVER_ARTICLE, with_tail=False)
     try:
-        region = fromstring(Document(tree).summary())
+        return fromstring(Document(tree).summary())
     except (LxmlError, ValueError, TypeError):
+        return None
+
+
+def region_text(region: HtmlElement | None) -> str:
+    """The text of a readability region, a line break after every block; "" for None."""
+    if region is None:
         return ""
     for elem in region.iter():
         if elem.tag in _BLOCKS:
@@ -58,26 +68,57 @@ def _words(text: str) -> list[str]:
     return words(text.lower())
 
 
-def _agrees(line: str, shared: set[Shingle], other: str) -> bool:
+class _Reading:
+    """The second reading's words: a spaced string to find a line's words in order, and the set
+    of its shingles, built only when a line is not found whole (most lines are)."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _words(text)
+        self._joined = f" {' '.join(self.tokens)} "
+
+    def holds(self, tokens: list[str]) -> bool:
+        """True when these words appear in the reading, in order and next to each other."""
+        return bool(tokens) and f" {' '.join(tokens)} " in self._joined
+
+    @cached_property
+    def shingles(self) -> set[Shingle]:
+        return set(_shingles(self.tokens))
+
+
+def _agrees(line: str, other: _Reading) -> bool:
     """True when a line shares a shingle with the other reading, or (too short for one) its
     words appear there in order."""
     tokens = _words(line)
-    if len(tokens) < SHINGLE:
-        return bool(tokens) and f" {' '.join(tokens)} " in other
-    return not shared.isdisjoint(_shingles(tokens))
+    if other.holds(tokens):
+        return True
+    return len(tokens) >= SHINGLE and not other.shingles.isdisjoint(_shingles(tokens))
 
 
-def _shared_span(line: str, shared: set[Shingle]) -> tuple[int, int]:
-    """Where a line's first shingle found in `shared` begins and its last one ends, widened to
-    whitespace so quotes and final punctuation stay; the whole line when it has none."""
+def _shared_span(line: str, other: _Reading) -> tuple[int, int]:
+    """Where a line's first shingle found in the other reading begins and its last one ends,
+    widened to whitespace so quotes and final punctuation stay; the whole line when it has none."""
     spans = [match.span() for match in word_spans(line)]
     tokens = [line[start:end].lower() for start, end in spans]
-    hits = [i for i, shingle in enumerate(_shingles(tokens)) if shingle in shared]
-    if not hits:
+    if len(tokens) < SHINGLE:
         return 0, len(line)
-    start, end = spans[hits[0]][0], spans[hits[-1] + SHINGLE - 1][1]
+    if other.holds(tokens):
+        start, end = spans[0][0], spans[-1][1]
+    else:
+        hits = [i for i, shingle in enumerate(_shingles(tokens)) if shingle in other.shingles]
+        if not hits:
+            return 0, len(line)
+        start, end = spans[hits[0]][0], spans[hits[-1] + SHINGLE - 1][1]
     after = _SPACE.search(line, end)
     return line.rfind(" ", 0, start) + 1, after.start() if after else len(line)
+
+
+def _agree(tokens: list[str], other: _Reading) -> bool:
+    """True when the other reading holds half the text's length and `AGREEMENT_SHARE` of its
+    shingles: then both read the same article."""
+    if len(tokens) < SHINGLE or len(other.tokens) < LENGTH_SHARE * len(tokens):
+        return False
+    found = sum(map(other.shingles.__contains__, _shingles(tokens)))
+    return found >= AGREEMENT_SHARE * (len(tokens) - SHINGLE + 1)
 
 
 def bound_by(text: str, other: str) -> str:
@@ -86,23 +127,19 @@ def bound_by(text: str, other: str) -> str:
     Unchanged when `other` does not agree on the article: shorter than half of `text`, or holding
     less than `AGREEMENT_SHARE` of its shingles. Otherwise the lines before the first and after the
     last line `other` shares are dropped, and those two lines are cut at the first and last
-    shingle they share, which removes a page header or footer run on into a paragraph.
+    shingle they share, which removes a page header or footer run on into a paragraph. The cut is
+    found first: when there is nothing to cut, agreement need not be measured.
     """
-    tokens, other_tokens = _words(text), _words(other)
-    if len(tokens) < SHINGLE or len(other_tokens) < LENGTH_SHARE * len(tokens):
-        return text
-    shared = set(_shingles(other_tokens))
-    if sum(shingle in shared for shingle in _shingles(tokens)) < AGREEMENT_SHARE * (
-        len(tokens) - SHINGLE + 1
-    ):
-        return text
-    joined = f" {' '.join(other_tokens)} "
+    reading = _Reading(other)
     lines = text.split("\n")
-    first = next((i for i, line in enumerate(lines) if _agrees(line, shared, joined)), None)
+    first = next((i for i, line in enumerate(lines) if _agrees(line, reading)), None)
     if first is None:
         return text
-    last = next(i for i in reversed(range(len(lines))) if _agrees(lines[i], shared, joined))
+    last = next(i for i in reversed(range(len(lines))) if _agrees(lines[i], reading))
     lines = lines[first : last + 1]
-    lines[0] = lines[0][_shared_span(lines[0], shared)[0] :]
-    lines[-1] = lines[-1][: _shared_span(lines[-1], shared)[1]]
-    return "\n".join(lines)
+    lines[0] = lines[0][_shared_span(lines[0], reading)[0] :]
+    lines[-1] = lines[-1][: _shared_span(lines[-1], reading)[1]]
+    bounded = "\n".join(lines)
+    if bounded == text or not _agree(_words(text), reading):
+        return text
+    return bounded

@@ -14,11 +14,12 @@ import trafilatura
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 from trafilatura.baseline import baseline
-from trafilatura.settings import Document
+from trafilatura.external import sanitize_tree
+from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from pipelines.agreement import bound_by, readability_text
+from pipelines.agreement import bound_by, readability_region, region_text
 from pipelines.boilerplate import (
     clean_body,
     clean_lines,
@@ -33,10 +34,11 @@ __all__ = ["Article", "decode_html", "extract_article"]
 
 # Below this share of the page's running text, the first extraction gets a second opinion.
 SECOND_OPINION_SHARE = 0.45
-# A fast first pass (no fallback extractors) is trusted when it holds this share of the running
-# text and this many characters; otherwise trafilatura's full pass (with fallbacks) runs too.
-FAST_SHARE = 0.6
-FAST_MIN = 1000
+# Readability's region replaces trafilatura's text when it is more than this many times longer,
+# trafilatura's own rule for its readability fallback.
+RESCUE_FACTOR = 2
+# The options trafilatura's fallback uses to turn readability's region into its output tree.
+_FALLBACK_OPTIONS = Extractor(fast=True, precision=True, comments=False)
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,27 @@ class Article:
     canonical_url: str | None = None
 
 
-def _main_content(tree: HtmlElement, url: str, meta: PageMetadata, fast: bool) -> str:
+def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:
     """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters."""
     doc = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, favor_precision=True, fast=fast
+        tree, url=url, include_comments=False, favor_precision=True, fast=True
     )
     if not isinstance(doc, Document) or doc.body is None:
         return ""
     return _filtered(doc.body, meta)
 
 
+def _region_content(region: HtmlElement, meta: PageMetadata) -> str:
+    """Readability's region as trafilatura's fallback converts it, then the boilerplate filters."""
+    body, _ = sanitize_tree(region, _FALLBACK_OPTIONS)
+    return _filtered(body, meta)
+
+
 def _all_paragraphs(tree: HtmlElement, meta: PageMetadata) -> str:
     """trafilatura's baseline (every paragraph-like element), then the boilerplate filters.
 
     The baseline may hand back a whole article container as one line, page header included;
-    that header is cut off. The baseline may change the tree; it is the last reader of it.
+    that header is cut off. The baseline works on its own copy of the tree.
     """
     body, _, _ = baseline(tree)
     return drop_page_header(_filtered(body, meta), meta.headlines, meta.description)
@@ -82,22 +90,26 @@ def _filtered(body: _Element, meta: PageMetadata) -> str:
 def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     """The article text, paragraphs separated by one blank line, or None when there is none.
 
-    trafilatura runs first without its fallback extractors, which is fast and on most pages the
-    same; when that result looks wrong (short, or short against the page's running text, i.e.
-    paragraphs of sentence length) its full pass runs. A second opinion is asked only when the
-    result is still much shorter than the running text: trafilatura's baseline, which keeps
-    every paragraph, then gets a turn, and its filtered text is used when it is longer. Last,
-    the text is bounded by readability's reading of the page where the two agree on the article
-    (`pipelines.agreement`): what lies before or after their shared stretch is cut.
+    trafilatura runs without its fallback extractors, which is fast. When its result is much
+    shorter than the page's running text (paragraphs of sentence length), trafilatura's baseline,
+    which keeps every paragraph, gets a turn, and its filtered text is used when it is longer.
+    Readability then reads the page once, for two uses (`pipelines.agreement`): where its region
+    is more than twice as long as the text, the region (filtered alike) replaces it, as in
+    trafilatura's own fallback; and the text is bounded by that region where the two agree on
+    the article: what lies before or after their shared stretch is cut.
     """
     running = prune_page(tree)
     mark_links(tree)
-    text = _main_content(tree, url, meta, fast=True)
-    if len(text) < FAST_SHARE * running or len(text) < FAST_MIN:
-        text = max(text, _main_content(tree, url, meta, fast=False), key=len)
+    text = _main_content(tree, url, meta)
     if len(text) < SECOND_OPINION_SHARE * running:
         text = max(text, _all_paragraphs(tree, meta), key=len)
-    text = bound_by(text, readability_text(tree))
+    region = readability_region(tree)
+    other = region_text(region)
+    if region is not None and len(other) > RESCUE_FACTOR * len(text):
+        rescue = _region_content(region, meta)
+        if len(rescue) > RESCUE_FACTOR * len(text):
+            text = rescue
+    text = bound_by(text, other)
     return text.replace("\n", "\n\n") if text else None
 
 

@@ -28,7 +28,8 @@ _MARKERS = re.compile(f"[{LINK_START}{LINK_END}]")
 _URL = re.compile(r"(?:https?://|www\.)\S+$", re.IGNORECASE)
 
 # Lines that are boilerplate by their form alone: credits, e-mail addresses, timestamps,
-# navigation and prompts that never belong to an article's text.
+# navigation and prompts that never belong to an article's text. The line patterns below are
+# matched against the lower-cased line (faster than a case-blind match).
 _BOILERPLATE_LINE = re.compile(
     r"""^\W*(?:
         (?:photo|image|picture|video|foto|credit|source)s?(?:\s+(?:credit|source)s?)?\s*[:|©].{0,80}
@@ -45,11 +46,11 @@ _BOILERPLATE_LINE = re.compile(
         | (?:more|related)\s+(?:content|stories|articles|news|coverage)
         | (?:read\s+more|see\s+also)\b.{0,120}
         | [\w.+-]+@[\w-]+(?:\.[\w-]+)+
-        | \d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?
+        | \d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:z|[+-]\d{2}:?\d{2})?)?
         | \d*\s*comments?
         | advertisement
     )\W*$""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 
 # A call to action (`_is_prompt`) pairs an action asked of the reader with a channel to do it on.
@@ -60,12 +61,12 @@ _PROMPT_ACTION = re.compile(
     r"""\bsubscri(?:be|bing)\b|\bsign(?:ing)?\s+up\b|\bclick\s+here\b
     | ^\W*(?:follow|e-?mail|contact|join)\b|\bfollow\s+(?:us|him|her|them)\b
     | \bmay\s+be\s+reached\b|\bhave\s+a\s+tip\b""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 _PROMPT_CHANNEL = re.compile(
     r"""[\w.+-]+@[\w-]+\.[\w.-]+ | (?<![\w@])@\w{2,} | \bhttps?://|\bwww\.
     | \b(?:twitter|facebook|instagram|youtube|linkedin|whatsapp|telegram|newsletters?|inbox)\b""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 
 # What a browser does not show: hidden attributes, inline display:none / visibility:hidden, and
@@ -91,6 +92,8 @@ _PROMOTION_TEST = " or ".join(
     for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
 )
 _MAYBE_PROMOTION = XPath(f"//div[{_PROMOTION_TEST}] | //p[{_PROMOTION_TEST}]")
+# A block that holds this share of a headline's words, in a row, repeats the headline.
+_REPEAT_SHARE = 2 / 3
 # How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
 _LEAD_CHARS = 200
 
@@ -167,7 +170,9 @@ def strip_markers(text: str) -> str:
 
 
 def _link_share(text: str) -> float:
-    """Share of a text's words that sit inside marked links."""
+    """Share of a text's words that sit inside marked links (0 at once for a text without)."""
+    if LINK_START not in text:
+        return 0.0
     total = len(words(text))
     if not total:
         return 0.0
@@ -180,10 +185,19 @@ def _normal(text: str) -> str:
 
 
 def _repeats(block: list[str], texts: list[str]) -> bool:
-    """True when a block says the words of one of `texts`, or (4+ words) a part of one."""
+    """True when a block says the words of one of `texts`, or (4+ words) most of one.
+
+    A block that repeats only a phrase of the headline is article text the headline quotes.
+    """
     joined = " ".join(block)
     return bool(block) and any(
-        joined == text or (len(block) >= 4 and joined in text) for text in texts
+        joined == text
+        or (
+            len(block) >= 4
+            and len(block) >= _REPEAT_SHARE * (text.count(" ") + 1)
+            and joined in text
+        )
+        for text in texts
     )
 
 
@@ -209,9 +223,8 @@ def _is_link_list(elem: _Element) -> bool:
 
 def _is_link_text(text: str) -> bool:
     """Text that is mostly link: short and mostly linked ("Related: ..."), or all link."""
-    n = len(words(text))
     share = _link_share(text)
-    return bool(n) and ((n <= 25 and share >= 0.6) or share >= 0.9)
+    return share >= 0.9 or (share >= 0.6 and len(words(text)) <= 25)
 
 
 def _drop_link_lines(elem: _Element) -> None:
@@ -249,7 +262,7 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
         if elem.getparent() is None:
             continue
         marked = _text(elem)
-        block = words(strip_markers(marked).lower())
+        block = words(marked.lower())  # link markers are no word characters
         n = len(block)
         if n <= longest and (
             _repeats(block, heads)
@@ -265,18 +278,17 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
             seen_paragraph = True
 
 
-def _is_prompt(line: str) -> bool:
-    """A short paragraph that asks the reader to act on a channel of the outlet's.
+def _is_prompt(lower: str) -> bool:
+    """A short paragraph (lower-cased) that asks the reader to act on a channel of the outlet's.
 
     "Follow us on Twitter", "Subscribe to our newsletter", "Email the author at ...": an action
     and a channel together mark it; either alone can be part of the news.
     """
-    lower = line.lower()
     return (
         any(hint in lower for hint in _PROMPT_HINTS)
-        and _PROMPT_ACTION.search(line) is not None
-        and _PROMPT_CHANNEL.search(line) is not None
-        and len(words(line)) <= _PROMPT_WORDS
+        and len(words(lower)) <= _PROMPT_WORDS
+        and _PROMPT_ACTION.search(lower) is not None
+        and _PROMPT_CHANNEL.search(lower) is not None
     )
 
 
@@ -304,11 +316,13 @@ def drop_page_header(text: str, headlines: tuple[str, ...], description: str | N
     return first[cut:].lstrip(" .,;:!?|-\u2013\u2014") + newline + rest
 
 
+def _is_boilerplate(line: str) -> bool:
+    lower = line.lower()
+    return _BOILERPLATE_LINE.match(lower) is not None or _is_prompt(lower)
+
+
 def clean_lines(text: str) -> str:
     """Drop lines that are boilerplate by their form and blank lines; strip each line and the
     link markers."""
     kept = [line.strip() for line in strip_markers(text).splitlines()]
-    kept = [
-        line for line in kept if line and not _BOILERPLATE_LINE.match(line) and not _is_prompt(line)
-    ]
-    return "\n".join(kept)
+    return "\n".join(line for line in kept if line and not _is_boilerplate(line))

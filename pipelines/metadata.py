@@ -22,11 +22,17 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
-# One pass over the page collects every element the readers below look at, in page order.
-_MARKUP = XPath(
-    '//meta[@content] | //script[@type="application/ld+json"] | //link[@rel and @href]'
-    " | //time[@datetime] | //h1 | //title"
-)
+# One pass over the page collects every element the readers below look at, in page order: these
+# tags, each with the attributes it must carry.
+_MARKUP = {
+    "meta": ("content",),
+    "script": ("type",),
+    "link": ("rel", "href"),
+    "time": ("datetime",),
+    "h1": (),
+    "title": (),
+}
+_JSON_LD = "application/ld+json"
 _BYLINE = XPath(
     '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
     ' or contains(@class, "author-name")][not(self::meta)][not(self::link)]'
@@ -80,16 +86,19 @@ def _clean(value: Any) -> str | None:
 
 
 def _collect(tree: HtmlElement) -> dict[str, list[HtmlElement]]:
-    """The page's meta, JSON-LD script, link, time, h1 and title elements by tag, in page order."""
+    """The page's meta, script, link, time, h1 and title elements by tag, in page order."""
     found: dict[str, list[HtmlElement]] = {}
-    for elem in _MARKUP(tree):
-        found.setdefault(elem.tag, []).append(elem)
+    for elem in tree.iter(*_MARKUP):
+        if all(elem.get(name) is not None for name in _MARKUP[elem.tag]):
+            found.setdefault(elem.tag, []).append(elem)
     return found
 
 
 def _json_ld_objects(markup: dict[str, list[HtmlElement]]) -> Iterator[dict[str, Any]]:
     """Every JSON object in the page's JSON-LD blocks, @graph members included."""
     for script in markup.get("script", []):
+        if script.get("type") != _JSON_LD:
+            continue
         try:
             data = json.loads(script.text or "")
         except ValueError:

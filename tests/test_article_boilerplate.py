@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from trafilatura.utils import load_html
 
-from pipelines.agreement import bound_by, readability_text
+from pipelines.agreement import bound_by, readability_region, region_text
 from pipelines.article import extract_article
 from pipelines.boilerplate import clean_lines, drop_page_header
 
@@ -186,6 +186,38 @@ def test_readability_reading_of_a_page_is_its_article() -> None:
         "<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
         f"<article>{body}</article><footer>Copyright Harbour Times</footer></body></html>"
     )
-    text = readability_text(load_html(page))
+    text = region_text(readability_region(load_html(page)))
     assert _STORY[2] in " ".join(text.split())
     assert "Copyright" not in text and "Home" not in text
+
+
+def _story_page(story: str, headline: str = "Harbour wall to be rebuilt") -> str:
+    return (
+        f"<html><head><title>{headline}</title></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        f"{story}<footer><a href='/about'>About</a></footer></body></html>"
+    )
+
+
+def test_a_heading_does_not_run_on_into_the_first_word_of_the_article() -> None:
+    body = "".join(f"<p>{line}</p>" for line in _STORY)
+    page = _story_page(f"<div class='story'><h1>Harbour wall to be rebuilt</h1>{body}</div>")
+    text = extract_article(page, "https://post.example/wall").text or ""
+    assert text.split("\n\n") == _STORY
+
+
+def test_an_article_the_main_pass_misses_comes_from_the_second_reading() -> None:
+    # trafilatura's precision mode discards a container classed "link"; text between line
+    # breaks has no paragraphs, so only readability's reading of the page finds the article.
+    page = _story_page(f"<div class='link'>{'<br><br>'.join(_STORY)}</div>")
+    text = extract_article(page, "https://post.example/wall").text or ""
+    assert text.split("\n\n") == _STORY
+
+
+def test_a_paragraph_quoting_part_of_the_headline_is_kept() -> None:
+    headline = "Mayor on the harbour wall: We will build it to last, whatever the winter brings"
+    quote = "“We will build it to last.”"
+    body = "".join(f"<p>{line}</p>" for line in [_STORY[0], quote, *_STORY[1:]])
+    page = _story_page(f"<article><h1>{headline}</h1>{body}</article>", headline)
+    text = extract_article(page, "https://post.example/wall").text or ""
+    assert text.split("\n\n") == [_STORY[0], quote, *_STORY[1:]]
