@@ -7,7 +7,7 @@ from datetime import datetime
 
 from archive.catalog import Validators
 from archive.warcwriter import WarcLocation
-from pipelines.article import Article
+from pipelines.extracted import Article
 from pipelines.identity import Identity
 
 

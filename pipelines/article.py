@@ -8,8 +8,6 @@ picks the main content, `pipelines.boilerplate` removes what trafilatura lets th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import trafilatura
 from lxml.etree import _Element
 from lxml.html import HtmlElement
@@ -28,6 +26,7 @@ from pipelines.boilerplate import (
     prune_page,
 )
 from pipelines.charset import decode_html
+from pipelines.extracted import Article
 from pipelines.metadata import PageMetadata, read_metadata
 
 __all__ = ["Article", "decode_html", "extract_article"]
@@ -39,21 +38,6 @@ SECOND_OPINION_SHARE = 0.45
 RESCUE_FACTOR = 2
 # The options trafilatura's fallback uses to turn readability's region into its output tree.
 _FALLBACK_OPTIONS = Extractor(fast=True, precision=True, comments=False)
-
-
-@dataclass(frozen=True)
-class Article:
-    """What one page yields. Fields the page does not give are None or empty."""
-
-    text: str | None
-    title: str | None = None
-    authors: tuple[str, ...] = ()
-    published: str | None = None
-    language: str | None = None
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-    image: str | None = None
-    canonical_url: str | None = None
 
 
 def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 
 from archive.urls import canonical_url, same_site
-from pipelines.article import Article, extract_article
+from pipelines.extracted import Article
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,13 @@ def identify(article: Article, url: str, final_url: str) -> Identity:
 def extract_identified(
     body: bytes, url: str, final_url: str, content_type: str | None
 ) -> tuple[Article, Identity]:
-    """`extract_article` of the page, with its dedup keys: one call per page in a worker."""
+    """`extract_article` of the page, with its dedup keys: one call per page in a worker.
+
+    The crawl process only names this function; importing trafilatura there would cost every
+    run a quarter of a second for nothing, so the extractor is imported where it runs (workers
+    have it preloaded).
+    """
+    from pipelines.article import extract_article
+
     article = extract_article(body, final_url, content_type)
     return article, identify(article, url, final_url)

@@ -1,0 +1,24 @@
+"""The result of extracting one page, apart from the extractor that makes it.
+
+Its own module so that the crawl process, which receives these from its workers and never
+extracts, can unpickle them without importing trafilatura.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Article:
+    """What one page yields. Fields the page does not give are None or empty."""
+
+    text: str | None
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    language: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    canonical_url: str | None = None
