@@ -1,12 +1,16 @@
 """The search index in the catalog: SQLite FTS5 over title + text, plus the columns filters need.
 
-Two tables live in `catalog.sqlite` next to the crawl's own:
+Three tables live in `catalog.sqlite` next to the crawl's own:
 - `search_docs`: one row per JSON record, with what `query` filters and sorts on (source, times,
   language, duplicate flag, version and whether it is the latest version of its canonical URL) and
   where the full record lives (records file, byte offset, length), so a result is read back with
   one seek instead of a scan of the JSONL.
 - `search_text`: a contentless FTS5 table (title, text) whose rowid is the `search_docs` rowid.
   Contentless keeps the catalog small: the text itself stays in the records.
+- `search_title`: the same over the titles alone, for searches within titles: FTS5 keeps one list
+  of records per word for all columns, so `title:election` in `search_text` reads every record
+  whose text says "election" (most of them). A catalog from before it existed gets it, filled
+  from `search_docs`, the first time a writer opens the index.
 
 The crawl adds each record inside the catalog transaction that stores it, so a committed catalog
 never indexes a record that is not on disk. `reindex` rebuilds both tables from the records with
@@ -53,12 +57,16 @@ SCHEMA = (
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
         title, text, content='', tokenize='unicode61 remove_diacritics 2'
     )""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS search_title USING fts5(
+        title, content='', tokenize='unicode61 remove_diacritics 2'
+    )""",
 )
 
 _DOC_COLUMNS = (
     "id, canonical_url, version, latest, duplicate, source, "
     "published, fetched_at, sort_time, language, title, url, file, offset, length"
 )
+_FTS_TABLES = ("search_text", "search_title")
 _INSERT = (
     f"INSERT OR IGNORE INTO search_docs ({_DOC_COLUMNS}) "
     "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -72,6 +80,13 @@ _INSERT_NUMBERED = (
 _INSERT_TEXT_IF_NEW = (
     "INSERT INTO search_text (rowid, title, text) SELECT ?, ?, ? "
     "WHERE EXISTS (SELECT 1 FROM search_docs WHERE rowid = ? AND id = ?)"
+)
+_INSERT_TITLE_IF_NEW = (
+    "INSERT INTO search_title (rowid, title) SELECT ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM search_docs WHERE rowid = ? AND id = ?)"
+)
+_FILL_TITLES = (
+    "INSERT INTO search_title (rowid, title) SELECT rowid, coalesce(title, '') FROM search_docs"
 )
 
 
@@ -125,8 +140,13 @@ class FullTextIndex:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         try:
+            titles = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_title'")
+            fill_titles = titles.fetchone() is None
             for statement in SCHEMA:
                 db.execute(statement)
+            if fill_titles:  # a catalog from before `search_title`
+                db.execute(_FILL_TITLES)
+                db.execute("INSERT INTO search_title (search_title) VALUES ('optimize')")
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot create the search index: {exc}") from exc
 
@@ -141,10 +161,12 @@ class FullTextIndex:
         if cursor.rowcount == 0:
             return
         rowid = cursor.lastrowid
+        title = record.get("title") or ""
         self._db.execute(
             "INSERT INTO search_text (rowid, title, text) VALUES (?, ?, ?)",
-            (rowid, record.get("title") or "", record.get("text") or ""),
+            (rowid, title, record.get("text") or ""),
         )
+        self._db.execute("INSERT INTO search_title (rowid, title) VALUES (?, ?)", (rowid, title))
         self._db.execute(
             "UPDATE search_docs SET latest = 0 WHERE canonical_url = ? AND version < ? AND latest",
             (canonical, version),
@@ -158,11 +180,13 @@ class FullTextIndex:
     def clear(self) -> None:
         """Forget every indexed record (before a rebuild), keeping the tables."""
         self._db.execute("DELETE FROM search_docs")
-        self._db.execute("INSERT INTO search_text (search_text) VALUES ('delete-all')")
+        for table in _FTS_TABLES:
+            self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
 
     def optimize(self) -> None:
         """Merge the FTS5 segments into one: slower to write, faster to search. After a rebuild."""
-        self._db.execute("INSERT INTO search_text (search_text) VALUES ('optimize')")
+        for table in _FTS_TABLES:
+            self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
     def add_many(
         self, located: Iterable[tuple[Mapping[str, Any], RecordLocation]], batch: int = 2000
@@ -186,6 +210,10 @@ class FullTextIndex:
                     (rowid, r.get("title") or "", r.get("text") or "", rowid, r["id"])
                     for rowid, r, _ in numbered
                 ],
+            )
+            self._db.executemany(
+                _INSERT_TITLE_IF_NEW,
+                [(rowid, r.get("title") or "", rowid, r["id"]) for rowid, r, _ in numbered],
             )
             count += len(chunk)
         self._db.execute(

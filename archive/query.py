@@ -6,6 +6,9 @@ What `query` and `export` select is decided here, once:
   every version;
 - `since`/`until` compare the published time, or the fetch time when a record has none;
 - `search` is an FTS5 query over title + text: words, "a phrase", prefix*, AND/OR/NOT, title:word;
+  one restricted to the title as a whole (`title:word`, `title:"a phrase"`, `title:(a OR b)`) is
+  answered from the titles-only index, ten times faster, and ranked by bm25 over the titles
+  alone (a short title holding the word first) rather than over title + text;
 - order: best match first when searching (bm25), then published (falling back to fetched)
   newest first, then id, so the same archive always gives the same order;
 - a broad search (more than `RANK_WINDOW` matches: a common word matches most of the archive,
@@ -18,6 +21,7 @@ indexed record is already complete on disk (the crawl commits the index after th
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -157,27 +161,59 @@ def rank_window(limit: int) -> int:
 
 @dataclass(frozen=True)
 class _Plan:
+    index: str  # the FTS5 table that answers the search
     broad: bool  # more than RANK_WINDOW records match the search
     start: int | None  # the oldest rowid a broad search with a limit considers
 
 
+_TITLE_FILTER = re.compile(r"\s*(?:title|\{\s*title\s*\})\s*:\s*", re.IGNORECASE)
+_PHRASE = re.compile(r'(?:"(?:[^"]|"")*"|[^\s"(){}:*^+-]+)\*?')
+
+
+def _title_only(search: str) -> bool:
+    """Whether every phrase of `search` is restricted to the title, and nothing else: a column
+    filter `title:` on one phrase, or on one parenthesised group with no filters of its own."""
+    match = _TITLE_FILTER.match(search)
+    if match is None:
+        return False
+    rest = search[match.end() :].rstrip()
+    if _PHRASE.fullmatch(rest):
+        return True
+    if not rest.startswith("(") or ":" in rest or "{" in rest:
+        return False
+    depth, quoted = 0, False
+    for position, char in enumerate(rest):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                return position == len(rest) - 1
+    return False
+
+
 def _plan(db: sqlite3.Connection, filters: Filters) -> _Plan:
-    """Whether the search is broad (the index alone answers), and where its window starts."""
+    """Which index answers the search, whether it is broad, and where a broad window starts."""
     if filters.search is None:
-        return _Plan(broad=False, start=None)
-    newest_first = "ORDER BY f.rowid DESC LIMIT 1 OFFSET ?"
+        return _Plan(index="search_text", broad=False, start=None)
+    index = "search_text"
+    if _title_only(filters.search):
+        found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_title'").fetchone()
+        index = "search_title" if found else index  # else a catalog no writer has opened since
+    # In rowid order: FTS5 reads a doclist backwards more slowly (a third, for a narrow search).
     many = db.execute(
-        f"SELECT f.rowid FROM search_text f WHERE search_text MATCH ? {newest_first}",
+        f"SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT 1 OFFSET ?",
         (filters.search, RANK_WINDOW),
     ).fetchone()
     if many is None or filters.limit is None:
-        return _Plan(broad=many is not None, start=None)
-    where, params = _conditions(filters)
+        return _Plan(index=index, broad=many is not None, start=None)
+    where, params = _conditions(filters, index)
     row = db.execute(
-        f"SELECT f.rowid FROM {_SEARCH_JOIN} WHERE {' AND '.join(where)} {newest_first}",
+        f"SELECT f.rowid FROM {_search_join(index)} WHERE {' AND '.join(where)} "
+        "ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
         [*params, rank_window(filters.limit) - 1],
     ).fetchone()
-    return _Plan(broad=True, start=None if row is None else int(row[0]))
+    return _Plan(index=index, broad=True, start=None if row is None else int(row[0]))
 
 
 def _hit(row: tuple[Any, ...]) -> Hit:
@@ -202,14 +238,15 @@ def _hit(row: tuple[Any, ...]) -> Hit:
 _SEARCH_MISTAKES = ("fts5", "syntax error", "no such column", "unterminated", "unknown special")
 
 
-_SEARCH_JOIN = "search_text f JOIN search_docs d ON d.rowid = f.rowid"
+def _search_join(index: str) -> str:
+    return f"{index} f JOIN search_docs d ON d.rowid = f.rowid"
 
 
-def _conditions(filters: Filters) -> tuple[list[str], list[object]]:
+def _conditions(filters: Filters, index: str) -> tuple[list[str], list[object]]:
     where: list[str] = []
     params: list[object] = []
     if filters.search is not None:
-        where.append("search_text MATCH ?")
+        where.append(f"{index} MATCH ?")
         params.append(filters.search)
     if not filters.all_versions:
         where.append("d.latest")
@@ -230,15 +267,15 @@ def _conditions(filters: Filters) -> tuple[list[str], list[object]]:
 
 def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
     columns = ", ".join(f"d.{name}" for name in HIT_COLUMNS)
-    where, params = _conditions(filters)
+    where, params = _conditions(filters, plan.index)
     sql = f"SELECT {columns}, d.file, d.offset, d.length FROM search_docs d"
     order = "d.sort_time DESC, d.id"
     order_params: list[object] = []
     if filters.search is not None:
-        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_SEARCH_JOIN}"
-        order = f"bm25(search_text), {order}"
+        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_search_join(plan.index)}"
+        order = f"bm25({plan.index}), {order}"
     if plan.broad:
-        in_title = "SELECT rowid FROM search_text WHERE search_text MATCH ?"
+        in_title = f"SELECT rowid FROM {plan.index} WHERE {plan.index} MATCH ?"
         order_params.append(f"{{title}} : ({filters.search})")
         if plan.start is not None:
             where.append("f.rowid >= ?")

@@ -115,3 +115,29 @@ def test_a_broad_search_lists_title_matches_first_then_the_newest(tmp_path: Path
     everything = search(layout, search="comet")  # no limit: every match, titles first
     assert everything[:2] == [newest_title, "r0001"] and len(everything) == len(records)
     assert search(layout, search="comet NOT new", limit=1) == [rest[0]["id"]]
+
+
+def test_a_search_within_titles_ranks_by_the_titles_alone(tmp_path: Path) -> None:
+    """`title:...` is answered by the titles-only index, built for an older catalog when a writer
+    first opens it; until then the search still works, ranked over title + text."""
+    long_text = " ".join(f"word{n}" for n in range(300))
+    layout = store_records(
+        tmp_path,
+        [
+            record(1, title="Election", text=long_text),
+            record(2, title="Election day results announced in the capital", text="Short."),
+        ],
+    )
+    by_title = ["r0001", "r0002"]  # the shorter title first
+    assert search(layout, search="title:election") == by_title
+    assert search(layout, search="{title}: (election OR nothing)") == by_title
+    assert search(layout, search="title:election OR nothing") == ["r0002", "r0001"]  # title + text
+    db = sqlite3.connect(layout.catalog_path)
+    db.execute("DROP TABLE search_title")  # a catalog from before the titles-only index
+    db.commit()
+    assert search(layout, search="title:election") == ["r0002", "r0001"]
+    FullTextIndex(db)
+    db.commit()
+    db.close()
+    assert search(layout, search="title:election") == by_title
+    assert search(layout, search="title:elect*", include_duplicates=True) == by_title
