@@ -3,8 +3,10 @@
 The selection (filters, dedup, order) is exactly `query`'s. JSON Lines are the records' own lines,
 byte for byte. Parquet and CSV are written by DuckDB from only the records files that hold a
 selected record: Parquet keeps the types (TIMESTAMPTZ in UTC, lists, the warc struct) and is
-zstd-compressed in row groups of `ROW_GROUP_ROWS`; CSV has one column per field, lists as JSON
-arrays and the warc struct as `warc_*` columns. The file appears under its name only when complete.
+zstd-compressed in row groups of `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES`, whichever is reached
+first; CSV has one column per field, lists as JSON arrays and the warc struct as `warc_*` columns.
+The file appears under its name only when complete. Memory does not grow with the selection:
+DuckDB never sorts more than `SLICE_ROWS` whole records (see `_write_with_duckdb`).
 """
 
 from __future__ import annotations
@@ -16,13 +18,26 @@ from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
+import duckdb
+
+from archive.columnar import sql_literal
 from archive.errors import ArchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.query import Filters, Hit, find, open_catalog, read_lines
-from archive.sql import RECORD_COLUMNS, TIME_COLUMNS, copy_to, duckdb_errors, open_views
+from archive.sql import (
+    RECORD_COLUMNS,
+    TIME_COLUMNS,
+    articles_select,
+    copy_to,
+    duckdb_errors,
+    open_views,
+)
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv")
-_BATCH = 50_000
+# Whole records DuckDB sorts at a time (about 3 KB each), and its memory for them and for
+# writing row groups: the memory of an export, whatever the size of the selection.
+SLICE_ROWS = 20_000
+MEMORY_LIMIT = "512MB"
 _WARC_FIELDS = ("filename", "offset", "length", "record_id", "payload_digest")
 
 
@@ -64,26 +79,58 @@ def _write_lines(layout: ArchiveLayout, hits: Iterator[Hit], partial: Path) -> i
 def _write_with_duckdb(
     layout: ArchiveLayout, db: sqlite3.Connection, filters: Filters, fmt: str, partial: Path
 ) -> int:
-    """Stream the selected ids (with their rank) into DuckDB, then join them to the records.
+    """Fetch the selection slice by slice, in its order, then stream the slices into `partial`.
 
-    The selection is read twice, first for the files to read, so memory does not grow with it.
+    The catalog already gives the records in order, so only narrow keys are ever ordered: each
+    slice of `SLICE_ROWS` ids is joined to the records files that hold them and sorted by rank
+    into a Parquet part in DuckDB's spill directory; the parts, read back in order (DuckDB keeps
+    insertion order), become the output. Sorting whole records at once needs memory in
+    proportion to the selection (out of memory at a million records).
     """
-    files = sorted({hit.location.file for hit in find(db, filters)})
-    paths = [layout.records_dir / name for name in files]
     count = 0
-    with open_views(layout, files=paths, output=partial) as con:
-        with duckdb_errors():
-            con.execute("CREATE TEMP TABLE wanted (id VARCHAR, rank BIGINT)")
-            ids = (hit.id for hit in find(db, filters))
-            while batch := list(islice(ids, _BATCH)):
-                con.execute(
-                    "INSERT INTO wanted SELECT unnest($ids), unnest(range($start, $end))",
-                    {"ids": batch, "start": count, "end": count + len(batch)},
-                )
-                count += len(batch)
-        select = f"SELECT {_columns(fmt)} FROM articles JOIN wanted USING (id) ORDER BY rank"
-        copy_to(con, select, fmt, partial)
+    parts: list[str] = []
+    with (
+        open_views(layout, files=[], output=partial, memory_limit=MEMORY_LIMIT) as con,
+        duckdb_errors(),
+    ):
+        spill = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0])
+        for hits in _slices(find(db, filters)):
+            part = sql_literal(str(spill / f"slice-{len(parts):06d}.parquet"))
+            _write_slice(con, layout, hits, count, part)
+            parts.append(part)
+            count += len(hits)
+        copy_to(
+            con, f"SELECT {_columns(fmt)} FROM read_parquet([{', '.join(parts)}])", fmt, partial
+        )
     return count
+
+
+def _write_slice(
+    con: duckdb.DuckDBPyConnection, layout: ArchiveLayout, hits: list[Hit], rank: int, part: str
+) -> None:
+    """Write the records of `hits`, in their order, to the Parquet file `part` (an SQL literal).
+
+    Small row groups and a fast codec: the part is read back once, a row group at a time.
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE wanted AS "
+        "SELECT unnest($ids) AS id, unnest(range($start, $end)) AS rank",
+        {"ids": [hit.id for hit in hits], "start": rank, "end": rank + len(hits)},
+    )
+    files = sorted({layout.records_dir / hit.location.file for hit in hits})
+    con.execute(f"CREATE OR REPLACE TEMP VIEW slice AS {articles_select(layout, files)}")
+    con.execute(
+        f"COPY (SELECT {', '.join(RECORD_COLUMNS)} FROM slice JOIN wanted USING (id) "
+        f"ORDER BY rank) TO {part} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 4096)"
+    )
+
+
+def _slices(hits: Iterator[Hit]) -> Iterator[list[Hit]]:
+    """`hits` in lists of `SLICE_ROWS`; at least one list, empty if there are no hits."""
+    batch = list(islice(hits, SLICE_ROWS))
+    yield batch
+    while batch := list(islice(hits, SLICE_ROWS)):
+        yield batch
 
 
 def _columns(fmt: str) -> str:

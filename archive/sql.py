@@ -6,7 +6,7 @@ Two views, over every complete line of every records file:
   STRUCT), plus `is_duplicate` (duplicate_of is not null);
 - `latest`: the records no other record of their canonical URL has a higher version of,
   without duplicates: what `query` shows by default.
-A day whose records file has a fresh Parquet twin (`archive.columnar`) is read from the twin,
+A closed month or day with a fresh Parquet twin (`archive.columnar`) is read from the twin,
 which is ten times faster than parsing its JSON; the other days (today, or a twin not yet
 rewritten) from the JSONL. Either way the rows and types are the same.
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 
 from archive.columnar import (
+    PARQUET_OPTIONS,
     RECORD_COLUMNS,
-    ROW_GROUP_ROWS,
-    fresh_twin,
     sql_literal,
+    twin_sources,
     twins_dir,
     typed_records,
 )
@@ -59,12 +59,17 @@ class SqlResult:
 
 @contextmanager
 def open_views(
-    layout: ArchiveLayout, *, files: Sequence[Path] | None = None, output: Path | None = None
+    layout: ArchiveLayout,
+    *,
+    files: Sequence[Path] | None = None,
+    output: Path | None = None,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with the views `articles` and `latest` over `files` (default: all).
 
-    Only the records and their twins can be read, and only `output` (if given) written; the
-    settings are locked before the connection is handed out.
+    Only the records and their twins can be read, and only `output` (if given) and the spill
+    directory (`current_setting('temp_directory')`) written; the settings are locked before the
+    connection is handed out.
     """
     records_dir = layout.records_dir
     files = RecordStore(records_dir).files() if files is None else files
@@ -73,7 +78,7 @@ def open_views(
             config={
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
-                "memory_limit": MEMORY_LIMIT,
+                "memory_limit": memory_limit,
                 "temp_directory": spill,
             }
         )
@@ -94,18 +99,11 @@ def open_views(
 
 
 def articles_select(layout: ArchiveLayout, files: Sequence[Path]) -> str:
-    """The `articles` view: the Parquet twin of each file that has a fresh one, else its JSONL.
+    """The `articles` view over `files`: their fresh Parquet twins where they have one, else JSONL.
 
     Both halves have the columns and types of `RECORD_COLUMNS`, plus `is_duplicate`.
     """
-    twins: list[Path] = []
-    lines: list[Path] = []
-    for path in files:
-        twin = fresh_twin(layout, path)
-        if twin is None:
-            lines.append(path)
-        else:
-            twins.append(twin)
+    twins, lines = twin_sources(layout, files)
     select = typed_records(lines)
     if twins:
         paths = ", ".join(sql_literal(str(path)) for path in twins)
@@ -151,7 +149,7 @@ def copy_to(con: duckdb.DuckDBPyConnection, select: str, fmt: str, output: Path)
     options = {
         "csv": "FORMAT csv, HEADER true",
         "jsonl": "FORMAT json",
-        "parquet": f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}",
+        "parquet": PARQUET_OPTIONS,
     }[fmt]
     with duckdb_errors():
         con.execute(f"COPY ({select}) TO {sql_literal(str(output))} ({options})")

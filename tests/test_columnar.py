@@ -10,7 +10,14 @@ import pytest
 from archives import crawl_archive, record, store_records
 from support import newsarchive, write_config
 
-from archive.columnar import compact_archive, compact_day, fresh_twin, twin_path
+from archive.columnar import (
+    compact_archive,
+    compact_day,
+    fresh_twin,
+    month_twin_path,
+    twin_path,
+    twin_sources,
+)
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from crawler.sample_server import SampleSite
@@ -75,3 +82,29 @@ def test_a_crawl_compacts_the_closed_days(tmp_path: Path, site: SampleSite) -> N
     assert fresh_twin(layout, old_day) == twin_path(layout, old_day)
     today = RecordStore(layout.records_dir).files()[-1]
     assert today != old_day and fresh_twin(layout, today) is None
+
+
+def test_a_closed_month_is_read_from_one_twin_until_a_day_of_it_changes(tmp_path: Path) -> None:
+    days = ("2024-07-30", "2024-07-31", "2024-08-01")
+    layout = store_records(
+        tmp_path, [record(n, fetched_at=f"{day}T10:00:00Z") for n, day in enumerate(days, 1)]
+    )
+    files = RecordStore(layout.records_dir).files()
+    july = month_twin_path(layout, "2024-07")
+    written = compact_archive(layout, today=date(2024, 8, 2))
+    assert written == [*(twin_path(layout, day) for day in files), july]
+    assert twin_sources(layout, files) == ([july, twin_path(layout, files[2])], [])
+    assert twin_sources(layout, files[1:]) == ([twin_path(layout, day) for day in files[1:]], [])
+    ids = "SELECT id FROM latest ORDER BY id"
+    assert sql(layout.root, ids) == [{"id": "r0001"}, {"id": "r0002"}, {"id": "r0003"}]
+    store = RecordStore(layout.records_dir)
+    store.append(record(4, fetched_at="2024-07-31T23:59:00Z"))  # a late line for July
+    store.close()
+    assert twin_sources(layout, files) == (
+        [twin_path(layout, files[0]), twin_path(layout, files[2])],
+        [files[1]],
+    )
+    assert len(sql(layout.root, ids)) == 4
+    rewritten = compact_archive(layout, today=date(2024, 8, 2))
+    assert rewritten == [twin_path(layout, files[1]), july]
+    assert sql(layout.root, ids) == [{"id": f"r000{n}"} for n in range(1, 5)]

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from archives import SEED_TITLE, crawl_archive, expected
+from archives import SEED_TITLE, bulk_records, crawl_archive, expected, record
 from support import newsarchive, records_of
 
+import archive.export as export_module
+import archive.sql as sql_module
+from archive.columnar import ROW_GROUP_BYTES, compact_archive
+from archive.query import Filters
 from crawler.sample_server import SampleSite
 
 
@@ -82,3 +86,30 @@ def test_a_failed_export_leaves_no_file(archive: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "bad date" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_larger_than_duckdbs_memory_keeps_order_and_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole records are sorted a slice at a time, so an export fits in a memory limit far below
+    its size (sorting all of them at once ran out of memory at a million records)."""
+    padding = "x" * 500_000
+    records = [
+        record(n, description=f"{n} {padding}", fetched_at=f"2024-08-{n % 25 + 1:02d}T10:00:00Z")
+        for n in range(1, 101)
+    ]
+    layout = bulk_records(tmp_path / "archive", records)
+    compact_archive(layout)  # day and month twins, as a crawl leaves them
+    monkeypatch.setattr(export_module, "SLICE_ROWS", 4)
+    monkeypatch.setattr(export_module, "MEMORY_LIMIT", "32MB")  # the records are 50 MB
+    small_groups = sql_module.PARQUET_OPTIONS.replace(ROW_GROUP_BYTES, "4MB")
+    monkeypatch.setattr(sql_module, "PARQUET_OPTIONS", small_groups)
+    out = tmp_path / "big.parquet"
+    assert export_module.export_records(layout, Filters(), "parquet", out) == len(records)
+    rows = duckdb.execute(f"SELECT id, published, length(description) FROM '{out}'").fetchall()
+    want = expected(records)
+    assert [row[0] for row in rows] == [r["id"] for r in want]
+    assert [row[1].isoformat() for row in rows] == [r["published"][:-1] + "+00:00" for r in want]
+    assert {row[2] for row in rows} == {len(r["description"]) for r in want}
+    groups = duckdb.execute(f"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{out}')")
+    assert groups.fetchone()[0] > 1  # type: ignore[index]
