@@ -52,7 +52,7 @@ def _filter_options(parser: argparse.ArgumentParser, default_limit: int | None) 
         metavar="TEXT",
         help='full text over title + text, best match first: words, "a phrase", prefix*, OR, NOT'
         f"; over {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
-        f" {RANK_WINDOW:,} most recently archived)",
+        f" {RANK_WINDOW:,} most recently archived); title:WORD searches and ranks titles alone",
     )
     parser.add_argument("--language", action="append", default=[], metavar="L", help="e.g. en")
     parser.add_argument(
