@@ -14,6 +14,7 @@ from pathlib import Path
 
 from archive.catalog import Catalog, Validators
 from archive.cdxj import write_missing_indexes
+from archive.columnar import compact_archive
 from archive.fulltext import FullTextIndex, RecordLocation
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
@@ -95,6 +96,8 @@ def fill_archive(root: Path, count: int) -> None:
                 catalog.commit()
     records.close()
     write_missing_indexes(layout)
-    run = catalog.start_run(["old"], START)
-    catalog.finish_run(run, START + timedelta(days=730), {"articles_new": count})
+    compact_archive(layout)
+    # As if a crawl had just written all of it: the next run starts from a clean finish.
+    run = catalog.start_run(["old"], datetime.now(UTC))
+    catalog.finish_run(run, datetime.now(UTC), {"articles_new": count})
     catalog.close()
