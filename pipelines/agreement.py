@@ -8,11 +8,17 @@ the last stretch they share is cut off. Paragraphs between are kept: readability
 short lines inside an article that trafilatura rightly keeps. Readability here is trafilatura's
 fork of readability-lxml, which reads a parsed tree (no second parse) and costs a few ms a page;
 `pipelines.article` also takes its region as the fallback where trafilatura finds too little.
+
+Agreement also works the other way, for recall: trafilatura's precision mode now and then drops a
+paragraph from the middle of an article (a short block with a link). Where the page has a
+paragraph the text lacks between two that it has (`missing_paragraphs`), a second, balanced
+extraction is read, and its lines that the page has there are put back (`fill_gaps`).
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from functools import cached_property
 
 from lxml.etree import LxmlError, strip_elements
@@ -20,7 +26,7 @@ from lxml.html import HtmlElement, fromstring
 from lxml.html.defs import block_tags
 from trafilatura.readability_lxml import Document
 
-from pipelines.boilerplate import word_spans, words
+from pipelines.boilerplate import clean_lines, is_link_text, strip_markers, word_spans, words
 
 # Readability's region must hold this share of trafilatura's 4-word shingles, and this share of
 # its word count, to count as agreeing on the article; otherwise it read a different page part.
@@ -31,6 +37,13 @@ SHINGLE = 4
 # and sectioning elements), so words on either side do not run together.
 _BLOCKS = block_tags | {"br", "article", "section", "header", "figure"}
 
+# A paragraph of the page at least this many words long, that ends like a sentence and that the
+# text lacks between two that it has, is a gap in the article.
+GAP_WORDS = 8
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019]?$")
+
+# Elements whose text is code, not prose.
+_NOT_PROSE = ("script", "style")
 _NEVER_ARTICLE = ("script", "style", "noscript", "svg", "nav", "footer", "aside", "form", "iframe")
 
 Shingle = tuple[str, ...]
@@ -143,3 +156,63 @@ def bound_by(text: str, other: str) -> str:
     if bounded == text or not _agree(_words(text), reading):
         return text
     return bounded
+
+
+def _key(line: str) -> str:
+    """A line's words, lower-cased and single-spaced: what "the same line" compares."""
+    return " ".join(_words(line))
+
+
+def missing_paragraphs(tree: HtmlElement, text: str) -> list[str]:
+    """The page's paragraphs of prose that `text` lacks between the first and the last it has.
+
+    Prose here is a paragraph of `GAP_WORDS` or more that ends like a sentence, outside figures
+    and captions, neither mostly link (`mark_links` must have marked the page) nor boilerplate
+    by its form. Each comes as its words, lower-cased and single-spaced. A gap is the sign that
+    the extraction dropped part of the article; empty when there is none.
+    """
+    reading = _Reading(strip_markers(text))
+    paragraphs: list[tuple[bool, list[str], HtmlElement]] = []
+    for paragraph in tree.iter("p"):
+        if next(paragraph.iter(*_NOT_PROSE), None) is not None:
+            continue
+        tokens = _words(strip_markers(paragraph.text_content()))
+        if tokens:
+            paragraphs.append((reading.holds(tokens), tokens, paragraph))
+    held = [i for i, (holds, _, _) in enumerate(paragraphs) if holds]
+    if not held:
+        return []
+    return [
+        " ".join(tokens)
+        for holds, tokens, paragraph in paragraphs[held[0] : held[-1]]
+        if not holds and len(tokens) >= GAP_WORDS and _is_prose(paragraph)
+    ]
+
+
+def _is_prose(paragraph: HtmlElement) -> bool:
+    """A paragraph outside figures that ends like a sentence and that the filters would keep."""
+    marked = " ".join(paragraph.text_content().split())
+    plain = strip_markers(marked)
+    return (
+        next(paragraph.iterancestors("figure", "figcaption"), None) is None
+        and _SENTENCE_END.search(plain) is not None
+        and not is_link_text(marked)
+        and bool(clean_lines(plain))
+    )
+
+
+def fill_gaps(text: str, other: str, missing: list[str]) -> str:
+    """`text` (one paragraph a line) with lines of `other`, a second extraction, put back.
+
+    A line of `other` is put back where `other` has it between two lines that `text` keeps (never
+    before the first or after the last), and only when it is one of the `missing` paragraphs (from
+    `missing_paragraphs`), or part of one: the page has it there too.
+    """
+    lines, others = text.split("\n"), other.split("\n")
+    gaps = f" {' | '.join(missing)} "
+    matcher = SequenceMatcher(None, list(map(_key, lines)), list(map(_key, others)), autojunk=False)
+    inserts: dict[int, list[str]] = {}
+    for op, i1, _, j1, j2 in matcher.get_opcodes():
+        if op == "insert" and 0 < i1 < len(lines):
+            inserts[i1] = [line for line in others[j1:j2] if f" {_key(line)} " in gaps]
+    return "\n".join(line for i, kept in enumerate(lines) for line in (*inserts.get(i, ()), kept))

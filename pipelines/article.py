@@ -17,7 +17,13 @@ from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from pipelines.agreement import bound_by, readability_region, region_text
+from pipelines.agreement import (
+    bound_by,
+    fill_gaps,
+    missing_paragraphs,
+    readability_region,
+    region_text,
+)
 from pipelines.boilerplate import (
     clean_body,
     clean_lines,
@@ -40,10 +46,14 @@ RESCUE_FACTOR = 2
 _FALLBACK_OPTIONS = Extractor(fast=True, precision=True, comments=False)
 
 
-def _main_content(tree: HtmlElement, url: str, meta: PageMetadata) -> str:
-    """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters."""
+def _main_content(tree: HtmlElement, url: str, meta: PageMetadata, precision: bool = True) -> str:
+    """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters.
+
+    `precision` picks trafilatura's precision mode, the first reading; without it, its balanced
+    mode reads the page for the recall pass. trafilatura works on its own copy of the tree.
+    """
     doc = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, favor_precision=True, fast=True
+        tree, url=url, include_comments=False, favor_precision=precision, fast=True
     )
     if not isinstance(doc, Document) or doc.body is None:
         return ""
@@ -80,13 +90,17 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     Readability then reads the page once, for two uses (`pipelines.agreement`): where its region
     is more than twice as long as the text, the region (filtered alike) replaces it, as in
     trafilatura's own fallback; and the text is bounded by that region where the two agree on
-    the article: what lies before or after their shared stretch is cut.
+    the article: what lies before or after their shared stretch is cut. Last, where the page has
+    paragraphs the text lacks between two that it has, trafilatura's balanced mode reads the page
+    too, and its lines that are those paragraphs are put back where they belong.
     """
     running = prune_page(tree)
     mark_links(tree)
     text = _main_content(tree, url, meta)
     if len(text) < SECOND_OPINION_SHARE * running:
         text = max(text, _all_paragraphs(tree, meta), key=len)
+    missing = missing_paragraphs(tree, text)
+    recall = _main_content(tree, url, meta, precision=False) if missing else ""
     region = readability_region(tree)
     other = region_text(region)
     if region is not None and len(other) > RESCUE_FACTOR * len(text):
@@ -94,6 +108,8 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
         if len(rescue) > RESCUE_FACTOR * len(text):
             text = rescue
     text = bound_by(text, other)
+    if recall:
+        text = fill_gaps(text, recall, missing)
     return text.replace("\n", "\n\n") if text else None
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
+from trafilatura.settings import CUT_EMPTY_ELEMS
 
 # Elements of trafilatura's output tree that hold one unit of text.
 _BLOCKS = ("p", "head", "item", "quote", "cell")
@@ -107,6 +108,11 @@ def _is_hidden(elem: _Element) -> bool:
     )
 
 
+def _is_empty_before_text(elem: _Element) -> bool:
+    """An element without content that text follows, such as a spacer before a heading's words."""
+    return elem.text is None and not len(elem) and bool(elem.tail and elem.tail.strip())
+
+
 def words(text: str) -> list[str]:
     """The `\\w+` tokens of a text, the unit the filters (and the benchmark) count in."""
     return _WORD.findall(text)
@@ -124,7 +130,9 @@ def _text(elem: _Element) -> str:
 def prune_page(tree: HtmlElement) -> int:
     """Remove, in place, what a reader never takes for the article; return the running text left.
 
-    Removed: elements of the body a browser would not display, then parts whose class names them
+    Removed: elements of the body a browser would not display, empty elements followed by text
+    (trafilatura's precision mode deletes those with the text that follows them, often the start
+    of a heading or paragraph; removed here, the text stays), then parts whose class names them
     a promotion of the outlet's (calls to action, subscription and paywall boxes, trending rails,
     notification bars, reading-time notes), which sit inside the article container where
     trafilatura keeps them. A promotion holding a large share of the page's running text is kept:
@@ -134,6 +142,8 @@ def prune_page(tree: HtmlElement) -> int:
     for elem in _MAYBE_HIDDEN(tree):
         if _is_hidden(elem):
             _remove(elem)
+    for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
+        _remove(elem)
     running = running_text_length(tree)
     for elem in _MAYBE_PROMOTION(tree):
         if (
@@ -221,8 +231,11 @@ def _is_link_list(elem: _Element) -> bool:
     return bool(items) and all(_link_share(_text(item)) >= 0.7 for item in items)
 
 
-def _is_link_text(text: str) -> bool:
-    """Text that is mostly link: short and mostly linked ("Related: ..."), or all link."""
+def is_link_text(text: str) -> bool:
+    """Text that is mostly link: short and mostly linked ("Related: ..."), or all link.
+
+    Links count only where `mark_links` marked them.
+    """
     share = _link_share(text)
     return share >= 0.9 or (share >= 0.6 and len(words(text)) <= 25)
 
@@ -236,10 +249,10 @@ def _drop_link_lines(elem: _Element) -> None:
     breaks = list(elem)
     if not breaks or any(child.tag != "lb" for child in breaks):
         return
-    if elem.text and _is_link_text(elem.text):
+    if elem.text and is_link_text(elem.text):
         elem.text = ""
     for lb in breaks:
-        if lb.tail and _is_link_text(lb.tail):
+        if lb.tail and is_link_text(lb.tail):
             lb.tail = ""
 
 
@@ -270,7 +283,7 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
         ):
             _remove(elem)
             continue
-        if _is_link_text(marked):
+        if is_link_text(marked):
             _remove(elem)
             continue
         _drop_link_lines(elem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from trafilatura.utils import load_html
 
-from pipelines.agreement import bound_by, readability_region, region_text
+from pipelines.agreement import bound_by, fill_gaps, readability_region, region_text
 from pipelines.article import extract_article
 from pipelines.boilerplate import clean_lines, drop_page_header
 
@@ -221,3 +221,39 @@ def test_a_paragraph_quoting_part_of_the_headline_is_kept() -> None:
     page = _story_page(f"<article><h1>{headline}</h1>{body}</article>", headline)
     text = extract_article(page, "https://post.example/wall").text or ""
     assert text.split("\n\n") == [_STORY[0], quote, *_STORY[1:]]
+
+
+def test_a_heading_after_an_empty_spacer_keeps_its_words() -> None:
+    # trafilatura's precision mode deletes an empty element together with the text after it.
+    heading = "<h2><strong><div class='spacer'></div>Three ways the wall will change</strong></h2>"
+    body = "".join(f"<p>{line}</p>" for line in _STORY)
+    page = _story_page(f"<article><p>{_STORY[0]}</p>{heading}{body}</article>")
+    text = extract_article(page, "https://post.example/wall").text or ""
+    assert "Three ways the wall will change" in text.split("\n\n")
+
+
+def _card(paragraph: str) -> str:
+    return f"<div class='card'><div class='card-content'><p>{paragraph}</p></div></div>"
+
+
+def test_a_short_linked_paragraph_in_its_own_box_is_put_back_in_place() -> None:
+    # trafilatura's precision mode drops a short box that holds a link; its balanced mode keeps
+    # it, and the page has it between two paragraphs the text keeps.
+    cited = "The plans were published on Monday in the <a href='/plans'>council's journal</a>."
+    story = [*_STORY, *(line.replace("council", "mayor") for line in _STORY)]
+    cards = "".join(map(_card, [*story[:3], cited, *story[3:]]))
+    page = _story_page(f"<div class='story'>{cards}</div>")
+    text = extract_article(page, "https://post.example/wall").text or ""
+    assert text.split("\n\n") == [
+        *story[:3],
+        "The plans were published on Monday in the council's journal.",
+        *story[3:],
+    ]
+
+
+def test_only_missing_paragraphs_between_kept_lines_are_put_back() -> None:
+    lost = "The plans were published on Monday in the council's journal."
+    other = "\n".join(["Most read: ten harbour walls", _STORY[0], lost, "Share", *_STORY[1:]])
+    missing = ["the plans were published on monday in the council s journal"]
+    assert fill_gaps("\n".join(_STORY), other, missing) == "\n".join([_STORY[0], lost, *_STORY[1:]])
+    assert fill_gaps("\n".join(_STORY), other, []) == "\n".join(_STORY)
