@@ -1,0 +1,99 @@
+"""Research commands on an archive a crawl is writing: they answer, and see only whole records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import duckdb
+from support import REPO, CliResult, newsarchive, records_of, write_config
+
+from crawler.sample_server import SampleSite
+
+BULK = 1000
+
+
+def test_query_sql_export_and_stats_while_a_crawl_writes(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    with SampleSite(slow_seconds=1.0, bulk_articles=BULK) as site:
+        config = write_config(tmp_path / "sources.toml", site, archive, timeout=1.0)
+        outlets = [arg for outlet in SampleSite.OUTLETS for arg in ("--source", outlet)]
+        first = newsarchive("crawl", "--config", config, *outlets)
+        assert first.returncode == 0, first.stderr
+        before = len(records_of(archive))
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "crawl", "--config", str(config), "--source", "bulk"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        readers = [
+            partial(_query, archive),
+            partial(_sql_count, archive),
+            partial(_stats, archive),
+            partial(_export, archive, tmp_path / "export.parquet"),
+        ]
+        with ThreadPoolExecutor(len(readers)) as pool:
+            rounds = [pool.submit(_while_running, crawl, reader) for reader in readers]
+            results = [future.result() for future in rounds]
+        _, stderr = crawl.communicate(timeout=120)
+        assert crawl.returncode == 0, stderr
+    after = len(records_of(archive))
+    assert after == before + BULK
+    counts = results[1]
+    assert all(before <= n <= after for n in counts) and counts == sorted(counts)
+    assert any(before < n < after for n in counts), f"no count saw the crawl midway: {counts}"
+    assert all(results), "a reader never ran while the crawl did"
+
+
+def _while_running(crawl: subprocess.Popen[str], reader: Callable[[], int]) -> list[int]:
+    """`reader` again and again until the crawl ends; what each call returned."""
+    seen = []
+    while crawl.poll() is None:
+        seen.append(reader())
+    return seen
+
+
+def _ok(result: CliResult) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _query(archive: Path) -> int:
+    every = ("--all-versions", "--include-duplicates", "--limit", "0", "--format", "jsonl")
+    lines = _ok(newsarchive("query", "--archive-dir", archive, *every)).splitlines()
+    return len([json.loads(line)["id"] for line in lines])  # every line a whole record
+
+
+def _sql_count(archive: Path) -> int:
+    out = _ok(
+        newsarchive(
+            "sql",
+            "--archive-dir",
+            archive,
+            "SELECT count(*) AS n FROM articles",
+            "--format",
+            "jsonl",
+        )
+    )
+    return int(json.loads(out.splitlines()[0])["n"])
+
+
+def _stats(archive: Path) -> int:
+    return len(_ok(newsarchive("stats", "--archive-dir", archive)))
+
+
+def _export(archive: Path, parquet: Path) -> int:
+    _ok(
+        newsarchive(
+            "export", "--archive-dir", archive, "--format", "parquet", parquet, "--all-versions"
+        )
+    )
+    count: int = duckdb.connect().execute(f"SELECT count(*) FROM '{parquet}'").fetchall()[0][0]
+    return count
