@@ -8,6 +8,8 @@ picks the main content, `pipelines.boilerplate` removes what trafilatura lets th
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import trafilatura
 from lxml.etree import _Element
 from lxml.html import HtmlElement
@@ -32,7 +34,7 @@ from pipelines.boilerplate import (
     prune_page,
 )
 from pipelines.charset import decode_html
-from pipelines.extracted import Article
+from pipelines.extracted import Article, Metadata
 from pipelines.metadata import PageMetadata, read_metadata
 
 __all__ = ["Article", "decode_html", "extract_article"]
@@ -127,14 +129,6 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
         return Article(text=None)
     meta = read_metadata(tree, url)
     text = _body_text(tree, url, meta)
-    return Article(
-        text=text,
-        title=meta.title,
-        authors=meta.authors,
-        published=meta.published,
-        language=meta.language or meta.detect_language(text),
-        description=meta.description,
-        tags=meta.tags,
-        image=meta.image,
-        canonical_url=meta.canonical_url,
-    )
+    found = {field.name: getattr(meta, field.name) for field in fields(Metadata)}
+    found["language"] = meta.language or meta.detect_language(text)
+    return Article(text=text, **found)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Article:
-    """What one page yields. Fields the page does not give are None or empty."""
+class Metadata:
+    """What a page says about its article. Fields the page does not give are None or empty."""
 
-    text: str | None
     title: str | None = None
     authors: tuple[str, ...] = ()
     published: str | None = None
@@ -22,3 +21,10 @@ class Article:
     tags: tuple[str, ...] = ()
     image: str | None = None
     canonical_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Article(Metadata):
+    """What one page yields: its metadata, and its text (None when no article was found)."""
+
+    text: str | None = None

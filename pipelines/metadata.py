@@ -21,6 +21,8 @@ from htmldate import find_date
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from pipelines.extracted import Metadata
+
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
 # One pass over the page collects every element the readers below look at, in page order: these
 # tags, each with the attributes it must carry.
@@ -49,22 +51,14 @@ _TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·]\s+")
 
 
 @dataclass(frozen=True)
-class PageMetadata:
+class PageMetadata(Metadata):
     """Metadata read from the page's markup; `language` is None when the page declares none.
 
     `headlines` holds every form of the headline (JSON-LD, Open Graph, <h1>, <title>) so the text
     filters can recognise it; `title` is the best of them.
     """
 
-    title: str | None = None
     headlines: tuple[str, ...] = ()
-    authors: tuple[str, ...] = ()
-    published: str | None = None
-    language: str | None = None
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-    image: str | None = None
-    canonical_url: str | None = None
 
     def detect_language(self, text: str | None) -> str | None:
         """ISO 639-1 code detected from the article text (py3langid), None for too little text.
