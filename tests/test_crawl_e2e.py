@@ -186,12 +186,20 @@ def test_syndicated_copy_is_a_duplicate_of_the_original(history: History) -> Non
         assert duplicate["content_hash"] == first["content_hash"]
 
 
-def test_refused_and_off_site_links_are_never_fetched(history: History) -> None:
+def test_refused_and_off_site_links_are_never_fetched(history: History, tmp_path: Path) -> None:
     site, edge = history.site, history.site.edge_cases()
     disallowed = edge["robots_disallowed"].removeprefix(site.base_url("gazette"))
     assert site.hits("gazette", disallowed) == 0
-    daily = {r["url"] for r in history.records["second"] if r["source"] == "daily"}
-    assert edge["link_local"] not in daily and edge["off_domain"] not in daily
+    # daily's feed lists a link-local URL and one on herald's host: a crawl of daily alone
+    # refuses the first before connecting and never asks herald for the second.
+    off_domain = edge["off_domain"].removeprefix(site.base_url("herald"))
+    before = site.hits("herald", off_domain)
+    config = write_config(tmp_path / "sources.toml", site, tmp_path / "archive")
+    daily = newsarchive("crawl", "--config", config, "--source", "daily", "-v")
+    assert daily.returncode == 0, daily.stderr
+    assert f"daily: refused {edge['link_local']}" in daily.stderr
+    assert f"daily: skipped off-site {edge['off_domain']}" in daily.stderr
+    assert site.hits("herald", off_domain) == before
 
 
 # --- WARC --------------------------------------------------------------------------------
