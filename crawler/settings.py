@@ -12,8 +12,10 @@ DOWNLOADER_MIDDLEWARES = {
     # One spider crawls many sources: the per-source scope replaces the per-spider one.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.downloadermiddlewares.sourcescope.SourceScopeMiddleware": 50,
-    # Closest to the network: every exchange as received, before decompression and redirects.
+    # Every exchange as received, before decompression and redirects.
     "crawler.downloadermiddlewares.warccapture.WarcCaptureMiddleware": 950,
+    # Nearer still: a response from a refused address is dropped before it can be archived.
+    "crawler.downloadermiddlewares.addressguard.ConnectedAddressMiddleware": 960,
 }
 
 ITEM_PIPELINES = {

@@ -1,9 +1,11 @@
-"""Downloader middleware that refuses requests to addresses a crawl must not reach.
+"""Downloader middlewares that refuse addresses a crawl must not reach.
 
-It sits before robots.txt handling (order 45), so a refused host is never contacted at all, and
-it checks every request: feeds, articles and each redirect hop alike. The host is resolved here
-(asynchronously, once per host and run) and every address it resolves to must pass; the address
-the response actually came from is checked again, against DNS answers that change in between.
+`AddressGuardMiddleware` sits before robots.txt handling (order 45), so a refused host is never
+contacted at all, and it checks every request: feeds, articles and each redirect hop alike. The
+host is resolved there (asynchronously, once per host and run) and every address it resolves to
+must pass. `ConnectedAddressMiddleware` checks the address the response actually came from, against
+DNS answers that change in between; it sits nearer the network than the WARC capture, so a body
+from a refused address is never archived.
 """
 
 from __future__ import annotations
@@ -28,14 +30,19 @@ class AddressRefused(IgnoreRequest):
     """The request's host resolves to an address the config does not allow."""
 
 
-class AddressGuardMiddleware:
+class _AddressPolicy:
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self._verdicts: dict[str, str | None] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler.settings.getbool("NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES"))
+
+
+class AddressGuardMiddleware(_AddressPolicy):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__(allow_private)
+        self._verdicts: dict[str, str | None] = {}
 
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""
@@ -44,15 +51,6 @@ class AddressGuardMiddleware:
         if reason := self._verdicts[host]:
             logger.warning("refused %s: %s", request.url, reason)
             raise AddressRefused(f"refused: {reason}")
-
-    def process_response(self, request: Request, response: Response) -> Response:
-        if response.ip_address is None:
-            return response
-        reason = refusal_reason(str(response.ip_address), allow_private=self.allow_private)
-        if reason:
-            logger.warning("refused %s after connecting: %s", request.url, reason)
-            raise AddressRefused(f"refused: {reason}")
-        return response
 
     async def _host_verdict(self, host: str) -> str | None:
         if ip := literal_ip(host):
@@ -67,3 +65,14 @@ class AddressGuardMiddleware:
             if reason := refusal_reason(str(info[4][0]), allow_private=self.allow_private):
                 return f"{host} resolves to {reason}"
         return None
+
+
+class ConnectedAddressMiddleware(_AddressPolicy):
+    def process_response(self, request: Request, response: Response) -> Response:
+        if response.ip_address is None:
+            return response
+        reason = refusal_reason(str(response.ip_address), allow_private=self.allow_private)
+        if reason:
+            logger.warning("refused %s after connecting: %s", request.url, reason)
+            raise AddressRefused(f"refused: {reason}")
+        return response
