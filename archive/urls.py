@@ -104,7 +104,7 @@ def domain_allowed(url: str, allowed_domains: Sequence[str]) -> bool:
         allowed = normalise_domain(domain)
         if host == allowed:
             return True
-        if allowed and not _is_ip(allowed) and host.endswith("." + allowed) and not _is_ip(host):
+        if allowed and not is_ip(allowed) and host.endswith("." + allowed) and not is_ip(host):
             return True
     return False
 
@@ -129,7 +129,7 @@ def same_site(a: str, b: str) -> bool:
     host_a, host_b = host_of(a), host_of(b)
     if not host_a or not host_b:
         return False
-    if _is_ip(host_a) or _is_ip(host_b):
+    if is_ip(host_a) or is_ip(host_b):
         return host_a == host_b
     site_a = _SUFFIXES(host_a).top_domain_under_public_suffix
     site_b = _SUFFIXES(host_b).top_domain_under_public_suffix
@@ -143,7 +143,8 @@ def _is_tracking(pair: str) -> bool:
     return name.startswith("utm_") or name in TRACKING_PARAMETERS
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """True if `host` is an IP address literal (no brackets)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -210,7 +210,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from crawler.run import run_crawl
 
     config = load_config(args.config, archive_dir=args.archive_dir)
-    sources = config.select(args.source) if args.source else config.sources
+    sources = config.select(args.source)
     summary = run_crawl(config, sources, log_level="DEBUG" if args.verbose >= 2 else "WARNING")
     print(summary.as_json() if args.json else summary.as_line())
     return 0

@@ -9,7 +9,6 @@ Sources and list items are numbered from 1 in these messages, as a reader counts
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 import tomllib
@@ -25,7 +24,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from archive.errors import ConfigError
-from archive.urls import absolute_http_url, host_of, normalise_domain
+from archive.urls import absolute_http_url, host_of, is_ip, normalise_domain
 
 
 @dataclass(frozen=True)
@@ -326,17 +325,9 @@ def _url(text: str) -> str:
 
 def _domain(text: str) -> str:
     domain = normalise_domain(text)
-    if not domain or not (_DOMAIN.fullmatch(domain) or _is_ip_literal(domain)):
+    if not domain or not (_DOMAIN.fullmatch(domain) or is_ip(domain)):
         raise _Invalid(f"bad domain {text!r} (need a host name like 'example.com' or an IP)")
     return domain
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 _ARCHIVE_KEYS: dict[str, Callable[[object], Any]] = {

@@ -11,16 +11,15 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from lxml import etree
 
+from archive.fulltext import utc_timestamp
 from archive.urls import absolute_http_url
-from crawler.feeds import ISO_UTC, Entry
+from crawler.feeds import Entry
 from crawler.xmlguard import hostile_xml_reason
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,25 +115,12 @@ def _entry(item: etree._Element, base: str) -> Entry | None:
         return None
     news = next(_children(item, "news"), None)
     title = " ".join((_child_text(news, "title") or "").split())
-    published = _w3c_date(_child_text(news, "publication_date"))
+    published = utc_timestamp(_child_text(news, "publication_date"))
     return Entry(
         url=url,
         title=title or None,
-        published=published or _w3c_date(_child_text(item, "lastmod")),
+        published=published or utc_timestamp(_child_text(item, "lastmod")),
     )
-
-
-def _w3c_date(text: str | None) -> str | None:
-    """W3C datetime (``2024-08-13``, ``2024-08-13T09:00:00+02:00``, ...) as ISO 8601 UTC."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(ISO_UTC)
 
 
 def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:

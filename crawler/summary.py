@@ -25,7 +25,6 @@ ARTICLES_FAILED = "articles_failed"
 ARTICLES_REFUSED = "articles_refused"
 ARTICLES_SKIPPED = "articles_skipped"
 ARTICLES_KNOWN = "articles_known"
-WARC_BYTES = "warc_bytes"
 
 
 def count(stats: StatsCollector, key: str, n: int = 1) -> None:

@@ -56,30 +56,29 @@ class WarcCaptureMiddleware(SessionComponent):
         fetched_at = datetime.now(UTC)
         exchange = exchange_of(request, response, fetched_at)
         try:
-            location, revisit = self._write(exchange)
+            location = self._write(exchange)
         except ArchiveError as exc:
             self.stop_run(exc)
             raise IgnoreRequest(str(exc)) from exc
         request.meta["warc"] = location
-        request.meta["warc_revisit"] = revisit
         request.meta["fetched_at"] = fetched_at
         return response
 
-    def _write(self, exchange: HttpExchange) -> tuple[WarcLocation, str | None]:
-        """Write one exchange; return the record holding its payload and the revisit profile."""
+    def _write(self, exchange: HttpExchange) -> WarcLocation:
+        """Write one exchange; return where the record holding its payload is."""
         catalog, warc = self.session.catalog, self.session.warc
         if exchange.status == 304:
             earlier = catalog.capture_for_url(exchange.url)
             location = warc.write_revisit(
                 exchange, profile="server-not-modified", refers_to=earlier
             )
-            return (earlier or location), "server-not-modified"
+            return earlier or location
         if exchange.status == 200 and exchange.body:
             earlier = catalog.capture_for_payload(payload_digest(exchange.body))
             if earlier is not None:
                 warc.write_revisit(exchange, profile="identical-payload-digest", refers_to=earlier)
-                return earlier, "identical-payload-digest"
+                return earlier
         location = warc.write_exchange(exchange)
         if exchange.status == 200 and exchange.body:
             catalog.remember_capture(location)
-        return location, None
+        return location
