@@ -117,6 +117,12 @@ def _parse_ts(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the catalog at `path`, whatever characters the path holds
+    (a `#`, `?` or `%` in a plain "file:" URI would name another file)."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+
+
 class Catalog:
     """SQLite catalog of one archive. One writer (the crawl); readers never block it (WAL).
 
@@ -130,7 +136,7 @@ class Catalog:
         self.path = path
         try:
             if read_only:
-                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                self._db = connect_read_only(path)
                 return
             self._db = sqlite3.connect(path, isolation_level="DEFERRED")
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from archive.catalog import connect_read_only
 from archive.errors import ArchiveError, UsageError
 from archive.fulltext import RecordLocation
 from archive.layout import ArchiveLayout
@@ -119,7 +120,7 @@ def open_catalog(layout: ArchiveLayout) -> sqlite3.Connection:
     if not path.exists():
         raise ArchiveError(f"{path}: no catalog: nothing has been archived in {layout.root} yet")
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        db = connect_read_only(path)
         found = db.execute(
             "SELECT 1 FROM sqlite_master WHERE name IN ('search_docs', 'search_text')"
         ).fetchall()

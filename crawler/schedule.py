@@ -40,6 +40,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from archive.catalog import connect_read_only
 from archive.errors import ArchiveError, ArchiveLockedError, ConfigError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
@@ -84,7 +85,7 @@ def latest_runs(layout: ArchiveLayout, *, finished_only: bool = False) -> dict[s
         return {}
     where = "WHERE r.finished_at IS NOT NULL" if finished_only else ""
     try:
-        db = sqlite3.connect(f"{layout.catalog_path.as_uri()}?mode=ro", uri=True)
+        db = connect_read_only(layout.catalog_path)
         try:
             if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
                 return {}

@@ -15,6 +15,7 @@ import pytest
 from archives import SEED_TITLE, crawl_archive, expected, record, store_records
 from support import newsarchive, records_of
 
+from archive.catalog import Catalog
 from crawler.sample_server import SampleSite
 
 
@@ -146,3 +147,11 @@ def test_readers_are_not_blocked_by_a_writing_crawl(tmp_path: Path) -> None:
 def test_an_archive_without_a_catalog_is_a_clear_error(tmp_path: Path) -> None:
     done = newsarchive("query", "--archive-dir", tmp_path)
     assert done.returncode == 1 and "no catalog" in done.stderr
+
+
+def test_an_archive_whose_path_holds_uri_characters_is_read(tmp_path: Path) -> None:
+    layout = store_records(tmp_path / "news #1 ?100%", [record(1, title="Venezuela talks")])
+    assert ids(query(layout.root, "--search", "Venezuela")) == ["r0001"]
+    catalog = Catalog(layout.catalog_path, read_only=True)  # as verify and status open it
+    assert catalog.latest_versions() == {}  # the tables are found: it is this catalog
+    catalog.close()
