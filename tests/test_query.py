@@ -58,11 +58,15 @@ def test_default_is_the_latest_version_of_each_article_without_duplicates(archiv
 
 
 def test_jsonl_gives_the_full_records_byte_for_byte(archive: Path) -> None:
-    lines = newsarchive("query", "--archive-dir", archive, "--format", "jsonl").stdout
-    stored = {r["id"]: r for r in records_of(archive)}
-    for line in lines.splitlines():
-        found = json.loads(line)
-        assert found == stored[found["id"]]
+    done = newsarchive("query", "--archive-dir", archive, "--format", "jsonl", "--limit", "0")
+    assert done.returncode == 0, done.stderr
+    stored = {
+        json.loads(line)["id"]: line
+        for path in sorted((archive / "records").rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines(keepends=True)
+    }
+    wanted = [stored[id] for id in ids(expected(records_of(archive)))]
+    assert wanted and done.stdout.encode().splitlines(keepends=True) == wanted
 
 
 def test_filters_by_source_language_and_time(archive: Path) -> None:
