@@ -14,6 +14,7 @@ import os
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from zipfile import ZIP_STORED, ZipFile, ZipInfo
@@ -62,23 +63,28 @@ def _write_wacz(
     layout: ArchiveLayout, out: Path, sources: Collection[str], since: date | None
 ) -> WaczSummary:
     write_missing_indexes(layout)
-    selected = list(_pages(RecordStore(layout.records_dir).iter_records(), sources, since))
-    if not selected:
+    store = RecordStore(layout.records_dir)
+    # Two passes over the records (the lock keeps them still): the first keeps only what picks
+    # the WARC files, the second streams the pages, so memory does not grow with the archive.
+    urls: set[str] = set()
+    names: set[str] = set()
+    count = 0
+    for page, name in _pages(store.iter_records(), sources, since):
+        urls.add(page["url"])
+        names.add(name)
+        count += 1
+    if not count:
         raise UsageError(f"no records in {layout.root} match the selection; no WACZ written")
-    pages = [page for page, _ in selected]
-    if sources or since:
-        warcs = _warcs_for(layout, {p["url"] for p in pages}, {name for _, name in selected})
-    else:
-        warcs = closed_warcs(layout)
+    pages = (page for page, _ in _pages(store.iter_records(), sources, since))
+    warcs = _warcs_for(layout, urls, names) if sources or since else closed_warcs(layout)
     partial = out.with_name(out.name + ".tmp")
     try:
         with ZipFile(partial, "w", compression=ZIP_STORED, allowZip64=True) as package:
             resources = [_add_file(package, f"archive/{warc.name}", warc) for warc in warcs]
             index = (line.encode() for line in merged_lines(index_path(layout, w) for w in warcs))
             resources.append(_add_lines(package, "indexes/index.cdx", index))
-            resources.append(
-                _add_lines(package, "pages/pages.jsonl", _jsonl([PAGES_HEADER, *pages]))
-            )
+            listed = _jsonl(chain([PAGES_HEADER], pages))
+            resources.append(_add_lines(package, "pages/pages.jsonl", listed))
             datapackage = _json_bytes(_datapackage(resources))
             _add_bytes(package, "datapackage.json", datapackage)
             digest = {"path": "datapackage.json", "hash": "sha256:" + _sha256(datapackage)}
@@ -87,7 +93,7 @@ def _write_wacz(
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ArchiveError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    return WaczSummary(out, len(pages), len(warcs), out.stat().st_size)
+    return WaczSummary(out, count, len(warcs), out.stat().st_size)
 
 
 def _pages(
@@ -95,9 +101,9 @@ def _pages(
 ) -> Iterator[tuple[dict[str, Any], str]]:
     """Each selected record as a page entry, with the WARC file its pointer names."""
     for record in records:
-        fetched = datetime.fromisoformat(record["fetched_at"])
         if sources and record["source"] not in sources:
             continue
+        fetched = datetime.fromisoformat(record["fetched_at"])
         if since is not None and fetched.astimezone(UTC).date() < since:
             continue
         page = {"id": record["id"], "url": record["final_url"], "ts": record["fetched_at"]}
