@@ -17,6 +17,7 @@ import select
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -43,17 +44,30 @@ def _exit_when_readable(handle: int) -> None:
 
 class Workers:
     def __init__(self, count: int | None = None) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD)
         self.count = count or len(os.sched_getaffinity(0))
-        self._pool = ProcessPoolExecutor(
-            self.count, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.count, mp_context=self._context, initializer=_end_with, initargs=(os.getpid(),)
         )
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a picklable pure function in a worker and await its result on the event loop."""
-        future = self._pool.submit(function, *args, **kwargs)
-        return await asyncio.wrap_future(future)
+        """Run a picklable pure function in a worker and await its result on the event loop.
+
+        A worker the OS kills (out of memory) breaks the whole pool: the calls in flight raise
+        BrokenProcessPool, and the pool is replaced so that the rest of the run goes on.
+        """
+        pool = self._pool
+        try:
+            return await asyncio.wrap_future(pool.submit(function, *args, **kwargs))
+        except BrokenProcessPool:
+            if self._pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+            raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,7 @@ the reactor keeps fetching and writing.
 from __future__ import annotations
 
 import logging
+from concurrent.futures.process import BrokenProcessPool
 
 from scrapy.exceptions import DropItem
 
@@ -25,7 +26,7 @@ class ExtractionPipeline(SessionComponent):
             article, identity = await workers.run(
                 extract_identified, item.body, item.url, item.final_url, item.content_type
             )
-        except Exception as exc:  # a worker killed by the OS (OOM) breaks the pool: count, go on
+        except BrokenProcessPool as exc:  # a worker killed by the OS (OOM): count, go on
             self.count(summary.ARTICLES_FAILED)
             logger.error("%s: extraction failed for %s: %r", item.source, item.final_url, exc)
             raise DropItem(f"extraction failed: {exc!r}", log_level="DEBUG") from exc

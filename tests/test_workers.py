@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+from crawler.workers import Workers
 
 REPO = Path(__file__).resolve().parents[1]
 POOL_THEN_WAIT = """\
@@ -52,3 +56,27 @@ def test_workers_exit_when_the_crawl_process_is_killed(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers), "workers outlived the killed crawl"
+
+
+def _die() -> None:
+    os._exit(9)
+
+
+def test_a_worker_killed_mid_task_fails_that_task_and_the_run_goes_on() -> None:
+    workers = Workers(1)
+
+    async def calls() -> tuple[BaseException | None, int]:
+        try:
+            await workers.run(_die)
+        except BrokenProcessPool as exc:
+            died: BaseException | None = exc
+        else:
+            died = None
+        return died, await workers.run(os.getpid)
+
+    try:
+        died, pid = asyncio.run(calls())
+    finally:
+        workers.close()
+    assert isinstance(died, BrokenProcessPool)
+    assert pid != os.getpid()
