@@ -26,7 +26,14 @@ from lxml.html import HtmlElement, fromstring
 from lxml.html.defs import block_tags
 from trafilatura.readability_lxml import Document
 
-from pipelines.boilerplate import clean_lines, is_link_text, strip_markers, word_spans, words
+from pipelines.boilerplate import (
+    clean_lines,
+    is_link_text,
+    normal,
+    strip_markers,
+    word_spans,
+    words,
+)
 
 # Readability's region must hold this share of trafilatura's 4-word shingles, and this share of
 # its word count, to count as agreeing on the article; otherwise it read a different page part.
@@ -158,11 +165,6 @@ def bound_by(text: str, other: str) -> str:
     return bounded
 
 
-def _key(line: str) -> str:
-    """A line's words, lower-cased and single-spaced: what "the same line" compares."""
-    return " ".join(_words(line))
-
-
 def missing_paragraphs(tree: HtmlElement, text: str) -> list[str]:
     """The page's paragraphs of prose that `text` lacks between the first and the last it has.
 
@@ -210,9 +212,11 @@ def fill_gaps(text: str, other: str, missing: list[str]) -> str:
     """
     lines, others = text.split("\n"), other.split("\n")
     gaps = f" {' | '.join(missing)} "
-    matcher = SequenceMatcher(None, list(map(_key, lines)), list(map(_key, others)), autojunk=False)
+    matcher = SequenceMatcher(
+        None, list(map(normal, lines)), list(map(normal, others)), autojunk=False
+    )
     inserts: dict[int, list[str]] = {}
     for op, i1, _, j1, j2 in matcher.get_opcodes():
         if op == "insert" and 0 < i1 < len(lines):
-            inserts[i1] = [line for line in others[j1:j2] if f" {_key(line)} " in gaps]
+            inserts[i1] = [line for line in others[j1:j2] if f" {normal(line)} " in gaps]
     return "\n".join(line for i, kept in enumerate(lines) for line in (*inserts.get(i, ()), kept))

@@ -189,7 +189,7 @@ def _link_share(text: str) -> float:
     return sum(len(words(span)) for span in _LINKED.findall(text)) / total
 
 
-def _normal(text: str) -> str:
+def normal(text: str) -> str:
     """A text's words, lower-cased and single-spaced: what "the same text" compares."""
     return " ".join(words(text.lower()))
 
@@ -267,8 +267,8 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
     for lst in list(body.iter("list")):
         if _is_link_list(lst):
             _remove(lst)
-    heads = [_normal(headline) for headline in headlines]
-    standfirst = [_normal(description)] if description else []
+    heads = [normal(headline) for headline in headlines]
+    standfirst = [normal(description)] if description else []
     longest = max((h.count(" ") + 1 for h in heads + standfirst), default=0)
     seen_paragraph = False
     for elem in list(body.iter(*_BLOCKS)):

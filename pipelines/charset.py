@@ -17,7 +17,7 @@ def _guess(data: bytes) -> str:
         data.decode("utf-8")
     except UnicodeDecodeError:
         best = from_bytes(data).best()
-        if best is not None and len(data.decode(best.encoding, "replace")) < len(data):
+        if best is not None and best.multi_byte_usage > 0:
             return best.encoding
         return "cp1252"
     return "utf-8"

@@ -75,6 +75,7 @@ class StorePipeline(SessionComponent):
         self._timer = LoopingCall(self.flush)
 
     def open_spider(self) -> None:
+        self._index = FullTextIndex(self.session.catalog.db)  # its tables made once per run
         self._timer.start(self.BATCH_SECONDS, now=False)
 
     def close_spider(self) -> None:
@@ -116,11 +117,12 @@ class StorePipeline(SessionComponent):
         pending, self._pending = self._pending, []
         try:
             session.warc.sync()
+            for record in pending:
+                path = session.records.append(record)
+                self._index.add(
+                    record, RecordLocation.of_last_line(path, session.layout.records_dir)
+                )
             if pending:
-                index = FullTextIndex(session.catalog.db)
-                for record in pending:
-                    path = session.records.append(record)
-                    index.add(record, RecordLocation.of_last_line(path, session.layout.records_dir))
                 session.records.sync()
             session.catalog.commit()
         except ArchiveError as exc:
