@@ -7,6 +7,7 @@ commands against it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,13 @@ def crawl_archive(root: Path, site: SampleSite, generations: tuple[int, ...] = (
         done = newsarchive("crawl", "--config", config, "--json")
         assert done.returncode == 0, done.stderr
     return archive
+
+
+def sql(archive: Path, query: str) -> list[dict[str, object]]:
+    """The rows of `newsarchive sql QUERY` on `archive`, through the real CLI."""
+    done = newsarchive("sql", "--archive-dir", archive, query, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def store_records(root: Path, records: list[dict[str, Any]]) -> ArchiveLayout:

@@ -97,9 +97,14 @@ def test_list_of_prose_items_with_a_link_is_kept() -> None:
 
 
 def test_headline_and_hidden_copies_are_not_in_the_text() -> None:
-    hidden = '<div style="display: none">Council approves bridge 2019-11-19</div>'
+    hidden = (
+        '<div style="display: none">Council approves bridge 2019-11-19</div>'
+        "<p hidden>Stadium teaser: the new ground opens soon with a concert for the city.</p>"
+        '<p class="hide">Ferry teaser: a late service starts in spring for the night crowd.</p>'
+    )
     text = extract_article(_page(hidden), "https://post.example/bridge").text or ""
     assert "Council approves bridge" not in text
+    assert "Stadium teaser" not in text and "Ferry teaser" not in text
     assert text.startswith("Sentence 0 of the report")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from archives import crawl_archive, record, store_records
+from archives import crawl_archive, record, sql, store_records
 from support import newsarchive, write_config
 
 from archive.columnar import (
@@ -30,12 +29,6 @@ TYPES = "SELECT column_name, column_type FROM (DESCRIBE articles)"
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
     return crawl_archive(tmp_path_factory.mktemp("columnar"), site)
-
-
-def sql(root: Path, query: str) -> list[dict[str, object]]:
-    done = newsarchive("sql", "--archive-dir", root, query, "--format", "jsonl")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def test_twins_give_the_same_rows_and_types_as_the_jsonl(archive: Path) -> None:

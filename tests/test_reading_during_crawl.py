@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import duckdb
+from archives import sql
 from support import REPO, CliResult, newsarchive, records_of, write_config
 
 from crawler.sample_server import SampleSite
@@ -73,17 +74,7 @@ def _query(archive: Path) -> int:
 
 
 def _sql_count(archive: Path) -> int:
-    out = _ok(
-        newsarchive(
-            "sql",
-            "--archive-dir",
-            archive,
-            "SELECT count(*) AS n FROM articles",
-            "--format",
-            "jsonl",
-        )
-    )
-    return int(json.loads(out.splitlines()[0])["n"])
+    return int(str(sql(archive, "SELECT count(*) AS n FROM articles")[0]["n"]))
 
 
 def _stats(archive: Path) -> int:

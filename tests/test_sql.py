@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from pathlib import Path
 
 import duckdb
 import pytest
-from archives import crawl_archive, expected, record, store_records
+from archives import crawl_archive, expected, record, sql, store_records
 from support import newsarchive, records_of
 
 from crawler.sample_server import SampleSite
@@ -19,12 +18,6 @@ from crawler.sample_server import SampleSite
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
     return crawl_archive(tmp_path_factory.mktemp("sql"), site)
-
-
-def sql(archive: Path, query: str) -> list[dict[str, object]]:
-    done = newsarchive("sql", "--archive-dir", archive, query, "--format", "jsonl")
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def fingerprint(root: Path) -> dict[str, str]:
