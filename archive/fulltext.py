@@ -20,17 +20,15 @@ never indexes a record that is not on disk. `reindex` rebuilds both tables from 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
-from archive.records import RecordStore
+from archive.records import RecordLocation, RecordStore
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS search_docs (
@@ -88,34 +86,6 @@ _INSERT_TITLE_IF_NEW = (
 _FILL_TITLES = (
     "INSERT INTO search_title (rowid, title) SELECT rowid, coalesce(title, '') FROM search_docs"
 )
-
-
-@dataclass(frozen=True)
-class RecordLocation:
-    """Where one JSON line lives: `file` relative to the records dir; bytes include the newline."""
-
-    file: str
-    offset: int
-    length: int
-
-    @classmethod
-    def of_last_line(cls, path: Path, records_dir: Path) -> RecordLocation:
-        """The location of the line just appended to `path` (the store flushes whole lines).
-
-        Only valid for the archive's one writer, right after `RecordStore.append` returned `path`.
-        """
-        with path.open("rb") as file:
-            end = file.seek(0, os.SEEK_END)
-            start = end - 1  # the final newline
-            while start > 0:
-                chunk = min(start, 65536)
-                file.seek(start - chunk)
-                newline = file.read(chunk).rfind(b"\n")
-                if newline >= 0:
-                    start = start - chunk + newline + 1
-                    break
-                start -= chunk
-        return cls(path.relative_to(records_dir).as_posix(), max(start, 0), end - max(start, 0))
 
 
 def utc_timestamp(value: object) -> str | None:

@@ -31,8 +31,8 @@ from typing import Any, BinaryIO
 
 from archive.catalog import connect_read_only
 from archive.errors import ArchiveError, UsageError
-from archive.fulltext import RecordLocation
 from archive.layout import ArchiveLayout
+from archive.records import RecordLocation
 
 # The columns of a hit, in the order `Hit` takes them; also the CSV header of `query`.
 HIT_COLUMNS = (

@@ -13,9 +13,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from archive.errors import ArchiveError
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one JSON line lives: `file` relative to the records dir; bytes include the newline."""
+
+    file: str
+    offset: int
+    length: int
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,10 @@ class RecordStore:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._path: Path | None = None
-        self._file: TextIO | None = None
+        self._file: BinaryIO | None = None
 
-    def append(self, record: Mapping[str, Any]) -> Path:
-        """Write `record` as one flushed line of its fetch day's file; return that file.
+    def append(self, record: Mapping[str, Any]) -> RecordLocation:
+        """Write `record` as one flushed line of its fetch day's file; return where it landed.
 
         The day comes from `record["fetched_at"]` (ISO 8601 UTC, "...Z"); a missing or malformed
         value is a caller bug (KeyError / ValueError). An OSError (a full disk) becomes
@@ -45,15 +54,19 @@ class RecordStore:
         """
         day = _utc_day(record["fetched_at"])
         path = self._directory / day[:4] / day[5:7] / f"{day}.jsonl"
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         try:
             file = self._file_for(path)
+            offset = file.tell()  # the end: every append is flushed whole
             file.write(line)
             file.flush()
         except OSError as exc:
             self._abandon_partial_line(path)
             raise ArchiveError(f"cannot write records file {path}: {exc.strerror or exc}") from exc
-        return path
+        return RecordLocation(path.relative_to(self._directory).as_posix(), offset, len(line))
+
+    def path_of(self, location: RecordLocation) -> Path:
+        return self._directory / location.file
 
     def _abandon_partial_line(self, path: Path) -> None:
         file, self._file, self._path = self._file, None, None
@@ -126,13 +139,13 @@ class RecordStore:
         except OSError as exc:
             raise ArchiveError(f"cannot repair records in {self._directory}: {exc}") from exc
 
-    def _file_for(self, path: Path) -> TextIO:
+    def _file_for(self, path: Path) -> BinaryIO:
         if self._path == path and self._file is not None:
             return self._file
         self.close()
         path.parent.mkdir(parents=True, exist_ok=True)
         _cut_torn_tail(path)
-        self._file = path.open("a", encoding="utf-8", newline="\n")
+        self._file = path.open("ab")
         self._path = path
         return self._file
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from archive.catalog import Catalog, Validators
 from archive.cdxj import write_missing_indexes
 from archive.columnar import compact_archive
-from archive.fulltext import FullTextIndex, RecordLocation
+from archive.fulltext import FullTextIndex
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from archive.warcwriter import HttpExchange, WarcWriter
@@ -89,8 +89,7 @@ def fill_archive(root: Path, count: int) -> None:
                     "payload_digest": location.payload_digest,
                 },
             )
-            path = records.append(record)
-            index.add(record, RecordLocation.of_last_line(path, layout.records_dir))
+            index.add(record, records.append(record))
             catalog.remember_record(record, Validators(etag=None, last_modified=None))
             if n % BATCH == BATCH - 1:
                 catalog.commit()

@@ -21,7 +21,7 @@ from scrapy.exceptions import DropItem
 from twisted.internet.task import LoopingCall
 
 from archive.errors import ArchiveError
-from archive.fulltext import FullTextIndex, RecordLocation
+from archive.fulltext import FullTextIndex
 from crawler import summary
 from crawler.items import ArticleVersion
 from crawler.session import SessionComponent
@@ -118,10 +118,7 @@ class StorePipeline(SessionComponent):
         try:
             session.warc.sync()
             for record in pending:
-                path = session.records.append(record)
-                self._index.add(
-                    record, RecordLocation.of_last_line(path, session.layout.records_dir)
-                )
+                self._index.add(record, session.records.append(record))
             if pending:
                 session.records.sync()
             session.catalog.commit()

@@ -14,7 +14,7 @@ from typing import Any
 from support import newsarchive, write_config
 
 from archive.catalog import Catalog
-from archive.fulltext import FullTextIndex, RecordLocation
+from archive.fulltext import FullTextIndex
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from crawler.sample_server import SampleSite
@@ -48,8 +48,7 @@ def store_records(root: Path, records: list[dict[str, Any]]) -> ArchiveLayout:
     store = RecordStore(layout.records_dir)
     catalog = Catalog(layout.catalog_path)
     for record in records:
-        path = store.append(record)
-        FullTextIndex(catalog.db).add(record, RecordLocation.of_last_line(path, layout.records_dir))
+        FullTextIndex(catalog.db).add(record, store.append(record))
         catalog.commit()
     store.close()
     catalog.close()
@@ -61,9 +60,7 @@ def bulk_records(root: Path, records: list[dict[str, Any]]) -> ArchiveLayout:
     layout = ArchiveLayout(root)
     root.mkdir(parents=True, exist_ok=True)
     store = RecordStore(layout.records_dir)
-    located = [
-        (r, RecordLocation.of_last_line(store.append(r), layout.records_dir)) for r in records
-    ]
+    located = [(r, store.append(r)) for r in records]
     store.close()
     catalog = Catalog(layout.catalog_path)
     FullTextIndex(catalog.db).add_many(located)

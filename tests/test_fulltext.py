@@ -7,10 +7,9 @@ from pathlib import Path
 
 from archives import bulk_records, expected, record, store_records
 
-from archive.fulltext import FullTextIndex, RecordLocation, located_records, utc_timestamp
+from archive.fulltext import FullTextIndex, located_records, utc_timestamp
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, find, open_catalog, read_lines
-from archive.records import RecordStore
 
 
 def search(layout: ArchiveLayout, **filters: object) -> list[str]:
@@ -79,17 +78,6 @@ def test_a_rebuild_skips_a_torn_tail(tmp_path: Path) -> None:
         file.write(b'{"id": "half')
     located = list(located_records(day_file, layout.records_dir))
     assert [(r["id"], loc.offset) for r, loc in located] == [("r0001", 0)]
-
-
-def test_of_last_line_locates_what_the_store_just_wrote(tmp_path: Path) -> None:
-    store = RecordStore(tmp_path)
-    store.append(record(1))
-    path = store.append(record(2, text="x" * 200_000))
-    location = RecordLocation.of_last_line(path, tmp_path)
-    store.close()
-    data = path.read_bytes()
-    assert data[location.offset : location.offset + location.length].startswith(b'{"id":"r0002"')
-    assert location.offset + location.length == len(data) and data[location.offset - 1] == 10
 
 
 def test_published_times_are_normalised_to_utc() -> None:

@@ -18,13 +18,28 @@ def record(record_id: str, fetched_at: str, title: str = "Titre accentué") -> d
 
 def test_append_writes_one_line_to_the_fetch_day_file(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "records")
-    path = store.append(record("a", "2024-08-13T09:00:00Z"))
+    path = store.path_of(store.append(record("a", "2024-08-13T09:00:00Z")))
     store.append(record("b", "2024-08-13T23:59:59.5Z"))
 
     assert path == tmp_path / "records" / "2024" / "08" / "2024-08-13.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == '{"id":"a","fetched_at":"2024-08-13T09:00:00Z","title":"Titre accentué"}'
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+
+
+def test_append_returns_the_bytes_of_its_own_line(tmp_path: Path) -> None:
+    first = RecordStore(tmp_path)
+    first.append(record("a", "2024-08-13T09:00:00Z"))
+    first.close()
+    store = RecordStore(tmp_path)  # a later run appends to the same day's file
+    later = (record("b", "2024-08-13T10:00:00Z", "é" * 70_000), record("c", "2024-08-13T11:00:00Z"))
+    written = [(rec, store.append(rec)) for rec in later]
+    store.close()
+    for rec, location in written:
+        data = store.path_of(location).read_bytes()
+        line = data[location.offset : location.offset + location.length]
+        assert line.endswith(b"\n") and json.loads(line) == rec
+    assert location.offset + location.length == len(data)
 
 
 def test_each_append_is_on_disk_before_it_returns(tmp_path: Path) -> None:
@@ -54,7 +69,7 @@ def test_records_come_back_in_date_then_line_order(tmp_path: Path) -> None:
 
 def test_a_torn_final_line_is_skipped_and_cut_by_the_next_append(tmp_path: Path) -> None:
     store = RecordStore(tmp_path)
-    path = store.append(record("a", "2024-08-13T09:00:00Z"))
+    path = store.path_of(store.append(record("a", "2024-08-13T09:00:00Z")))
     store.close()
     with path.open("a", encoding="utf-8") as file:
         file.write('{"id":"torn","fetc')
@@ -68,7 +83,7 @@ def test_a_torn_final_line_is_skipped_and_cut_by_the_next_append(tmp_path: Path)
 
 def test_a_damaged_line_inside_a_file_is_an_error_naming_it(tmp_path: Path) -> None:
     store = RecordStore(tmp_path)
-    path = store.append(record("a", "2024-08-13T09:00:00Z"))
+    path = store.path_of(store.append(record("a", "2024-08-13T09:00:00Z")))
     with path.open("a", encoding="utf-8") as file:
         file.write("garbage\n")
     store.append(record("b", "2024-08-13T10:00:00Z"))
@@ -126,8 +141,8 @@ def test_disk_full_leaves_only_whole_lines(tmp_path: Path) -> None:
 
 def test_cut_torn_tails_repairs_every_file_and_says_which(tmp_path: Path) -> None:
     store = RecordStore(tmp_path)
-    whole = store.append(record("a", "2024-08-12T09:00:00Z"))
-    torn = store.append(record("b", "2024-08-13T09:00:00Z"))
+    whole = store.path_of(store.append(record("a", "2024-08-12T09:00:00Z")))
+    torn = store.path_of(store.append(record("b", "2024-08-13T09:00:00Z")))
     store.close()
     with torn.open("a", encoding="utf-8") as file:
         file.write('{"id": "c", "fetch')

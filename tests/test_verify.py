@@ -184,8 +184,9 @@ def test_an_unclosed_warc_and_a_torn_line_are_reported(tmp_path: Path) -> None:
     layout = ArchiveLayout(tmp_path)
     writer = WarcWriter(layout.warc_dir)
     location = writer.write_exchange(exchange(url="http://127.0.0.1:8000/a.html", body=BODY))
-    path = RecordStore(layout.records_dir).append(
-        article_record("a", "http://127.0.0.1:8000/a.html", location)
+    store = RecordStore(layout.records_dir)
+    path = store.path_of(
+        store.append(article_record("a", "http://127.0.0.1:8000/a.html", location))
     )
     with path.open("a", encoding="utf-8") as file:
         file.write('{"id": "interrupt')
@@ -273,9 +274,8 @@ def test_a_catalog_behind_its_records_is_reported_and_repaired(tmp_path: Path) -
     rebuild_catalog(layout)
     assert verify_archive(layout) == []
     record = first_record(layout)
-    path = RecordStore(layout.records_dir).append(
-        record | {"id": "v2", "version": 2, "previous": "a"}
-    )
+    store = RecordStore(layout.records_dir)
+    path = store.path_of(store.append(record | {"id": "v2", "version": 2, "previous": "a"}))
     assert verify_archive(layout) == [], "a tail written since the last clean run is no problem"
 
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
