@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -59,6 +60,11 @@ class HttpExchange:
     fetched_at: datetime
     ip_address: str | None = None
     request_body: bytes = b""
+
+    @cached_property
+    def body_digest(self) -> str:
+        """The payload digest, computed once: the capture looks it up, then the record states it."""
+        return payload_digest(self.body)
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ class WarcWriter:
             payload=io.BytesIO(exchange.body),
             length=len(exchange.body),
             http_headers=_response_headers(exchange),
-            warc_headers_dict=_warc_headers("response", exchange, date),
+            warc_headers_dict=_warc_headers("response", exchange, date)
+            | {"WARC-Payload-Digest": exchange.body_digest},  # warcio then does not hash again
         )
         request = self._request_record(exchange, date, response)
         return self._write([request, response])[1]
@@ -154,7 +161,7 @@ class WarcWriter:
         """
         digest = refers_to.payload_digest if refers_to else ""
         if profile == "identical-payload-digest":
-            actual = payload_digest(exchange.body)
+            actual = exchange.body_digest
             if refers_to and exchange.body and actual != digest:
                 raise ValueError(f"revisit of {exchange.url}: payload differs from {digest}")
             digest = digest or actual

@@ -19,7 +19,7 @@ from scrapy.http import Headers, Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.errors import ArchiveError
-from archive.warcwriter import HttpExchange, WarcLocation, payload_digest
+from archive.warcwriter import HttpExchange, WarcLocation
 from crawler.session import SessionComponent
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class WarcCaptureMiddleware(SessionComponent):
             )
             return earlier or location
         if exchange.status == 200 and exchange.body:
-            earlier = catalog.capture_for_payload(payload_digest(exchange.body))
+            earlier = catalog.capture_for_payload(exchange.body_digest)
             if earlier is not None:
                 warc.write_revisit(exchange, profile="identical-payload-digest", refers_to=earlier)
                 return earlier
