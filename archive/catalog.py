@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,33 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
+class _CatalogConnection(sqlite3.Connection):
+    """A connection whose statements fail with ArchiveError when the disk or the file does (full,
+    unreadable, corrupt), the error that stops a crawl cleanly, wherever they run: in the
+    catalog's methods or in the search index kept in its transaction. Bugs (bad SQL, a broken
+    constraint) still raise as themselves."""
+
+    path = ""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with _disk_errors(self.path):
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with _disk_errors(self.path):
+            return super().executemany(sql, parameters)
+
+
+@contextmanager
+def _disk_errors(path: str) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path}: cannot use catalog: {exc}") from exc
+
+
 class Catalog:
     """SQLite catalog of one archive. One writer (the crawl); readers never block it (WAL).
 
@@ -138,7 +166,8 @@ class Catalog:
             if read_only:
                 self._db = connect_read_only(path)
                 return
-            self._db = sqlite3.connect(path, isolation_level="DEFERRED")
+            self._db = sqlite3.connect(path, isolation_level="DEFERRED", factory=_CatalogConnection)
+            self._db.path = str(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
@@ -280,11 +309,8 @@ class Catalog:
         canonical = record["canonical_url"]
         if aliases is None:
             aliases = {canonical_url(record["url"]), canonical_url(record["final_url"])}
-        try:
-            self.record_version(record, datetime.fromisoformat(record["fetched_at"]), validators)
-            self.remember_urls(canonical, aliases)
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"{self.path}: cannot write catalog: {exc}") from exc
+        self.record_version(record, datetime.fromisoformat(record["fetched_at"]), validators)
+        self.remember_urls(canonical, aliases)
 
     def latest_versions(self) -> dict[str, tuple[int, str]]:
         """Every archived article's canonical URL -> (latest version, its record id)."""

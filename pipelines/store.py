@@ -12,7 +12,6 @@ Nothing else commits the catalog during a crawl.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import UTC
 from typing import Any
 
@@ -124,5 +123,3 @@ class StorePipeline(SessionComponent):
             session.catalog.commit()
         except ArchiveError as exc:
             self.stop_run(exc)
-        except sqlite3.Error as exc:
-            self.stop_run(ArchiveError(f"{session.catalog.path}: cannot write catalog: {exc}"))

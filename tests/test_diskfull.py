@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from support import newsarchive, records_of, write_config
 
+from archive.catalog import Catalog
+from archive.errors import ArchiveError
+from archive.warcwriter import WarcLocation
 from crawler.sample_server import SampleSite
 
 
@@ -72,3 +75,14 @@ def test_a_full_disk_stops_cleanly_and_the_next_run_completes(
     assert verify.returncode == 0, verify.stdout
     got = [record["id"] for record in records_of(archive)]
     assert sorted(got) == sorted(expected_ids), "every article once, none lost, none twice"
+
+
+def test_a_catalog_statement_that_hits_a_full_disk_is_an_archive_error(small_disk: Path) -> None:
+    """Not only commits: a statement that spills the open transaction to a full disk raises the
+    error that stops a crawl cleanly, not a bare sqlite3 error that a caller would mistake for a
+    failed download."""
+    catalog = Catalog(small_disk / "catalog.sqlite")
+    with pytest.raises(ArchiveError, match="catalog"):
+        for n in range(200_000):  # far more than the page cache holds, and than the disk
+            where = (f"w{n}.warc.gz", n, 1, f"<urn:{n}>", f"sha1:{n:040}", f"http://x/{n}", "-")
+            catalog.remember_capture(WarcLocation(*where))
