@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -79,13 +80,33 @@ def test_csv_one_column_per_field(archive: Path, tmp_path: Path) -> None:
     assert rows[0]["warc_filename"] == want[0]["warc"]["filename"]
 
 
-def test_a_failed_export_leaves_no_file(archive: Path, tmp_path: Path) -> None:
+def test_a_bad_filter_writes_nothing(archive: Path, tmp_path: Path) -> None:
     out = tmp_path / "bad.parquet"
     done = newsarchive(
         "export", "--archive-dir", archive, "--format", "parquet", out, "--since", "nope"
     )
     assert done.returncode == 2 and "bad date" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_an_export_that_fills_the_disk_leaves_no_file(
+    archive: Path, tmp_path: Path, fmt: str
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs (root needed)")
+    try:
+        done = newsarchive("export", "--archive-dir", archive, "--format", fmt, disk / f"all.{fmt}")
+        assert done.returncode == 1, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
 
 
 def test_an_export_larger_than_duckdbs_memory_keeps_order_and_types(
