@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +91,41 @@ def warc_records(archive_dir: Path) -> Iterator[tuple[Path, Any]]:
             for record in ArchiveIterator(stream):
                 record.content_stream().read()
                 yield path, record
+
+
+@dataclass
+class Routes:
+    """A tiny site for one test: path -> (content type, body); `hits` counts GETs per path."""
+
+    pages: dict[str, tuple[str, bytes]]
+    base_url: str = ""
+    hits: Counter[str] = field(default_factory=Counter)
+
+
+@contextmanager
+def serve(pages: dict[str, tuple[str, bytes]]) -> Iterator[Routes]:
+    """Serve `pages` on 127.0.0.1 (a free port) with no validators, so nothing is ever a 304."""
+    routes = Routes(pages)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            routes.hits[self.path] += 1
+            content_type, body = routes.pages.get(self.path, ("text/plain", b"not found"))
+            self.send_response(200 if self.path in routes.pages else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    routes.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield routes
+    finally:
+        server.shutdown()
+        server.server_close()

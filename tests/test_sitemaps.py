@@ -8,6 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from support import CRAWL_SETTINGS, newsarchive, serve
 
 from crawler.feeds import Entry
 from crawler.sitemaps import SitemapResult, parse_sitemap
@@ -98,3 +99,32 @@ def test_hostile_sitemap_is_refused_plain_and_gzipped(name: str) -> None:
     for body in (hostile, gzip.compress(hostile)):
         result = parse_sitemap(body, SITEMAP_URL)
         assert result == SitemapResult((), (), "declares XML entities (refused)")
+
+
+def _index(base: str, *paths: str) -> tuple[str, bytes]:
+    children = "".join(f"<sitemap><loc>{base}{path}</loc></sitemap>" for path in paths)
+    return "application/xml", (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{children}</sitemapindex>"
+    ).encode()
+
+
+def test_sitemap_indexes_listing_themselves_or_each_other_are_fetched_once(tmp_path: Path) -> None:
+    # A server that never answers 304 and indexes that list themselves and each other: the
+    # crawl used to fetch them round and round, until killed, filling the WARC.
+    with serve({}) as site:
+        site.pages["/a.xml"] = _index(site.base_url, "/a.xml", "/b.xml")
+        site.pages["/b.xml"] = _index(site.base_url, "/a.xml", "/b.xml")
+        config = tmp_path / "crawl.toml"
+        config.write_text(
+            CRAWL_SETTINGS.format(
+                archive_dir=(tmp_path / "archive").as_posix(), timeout=5, allow_private="true"
+            )
+            + f'[[source]]\nname = "loop"\nsitemaps = ["{site.base_url}/a.xml"]\n'
+            'allowed_domains = ["127.0.0.1"]\n',
+            encoding="utf-8",
+        )
+        result = newsarchive("crawl", "--config", config, "--json", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert site.hits["/a.xml"] == site.hits["/b.xml"] == 1
+    assert result.summary()["feeds_polled"] == 2

@@ -68,6 +68,9 @@ class NewsSpider(scrapy.Spider):
         self.session = session
         self.started = datetime.now(UTC)
         self._requested: set[str] = set()
+        # (source, URL) of every listing requested this run: a sitemap index that lists itself,
+        # or indexes listing each other, must not be fetched round and round.
+        self._listed: set[tuple[str, str]] = set()
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None
@@ -75,13 +78,18 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         for source in self.session.sources:
-            for url in source.feeds:
-                yield self._listing_request(source, url, "feed")
-            for url in source.sitemaps:
-                yield self._listing_request(source, url, "sitemap")
+            listings = [(url, "feed") for url in source.feeds]
+            for url, kind in listings + [(url, "sitemap") for url in source.sitemaps]:
+                request = self._listing_request(source, url, kind)
+                if request is not None:
+                    yield request
 
     # listings: feeds and sitemaps
-    def _listing_request(self, source: Source, url: str, kind: str) -> Request:
+    def _listing_request(self, source: Source, url: str, kind: str) -> Request | None:
+        """The request for a listing, or None when this source already requested it this run."""
+        if (source.name, url) in self._listed:
+            return None
+        self._listed.add((source.name, url))
         return Request(
             url,
             callback=self.parse_listing,
@@ -133,7 +141,9 @@ class NewsSpider(scrapy.Spider):
                 meta["listing"], validators_of(response), datetime.now(UTC)
             )
         for child in children:
-            yield self._listing_request(source, child, "sitemap")
+            request = self._listing_request(source, child, "sitemap")
+            if request is not None:
+                yield request
         for entry in entries:
             request = self._article_request(source, entry, meta["listing"])
             if request is not None:
