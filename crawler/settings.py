@@ -18,6 +18,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.downloadermiddlewares.addressguard.ConnectedAddressMiddleware": 960,
 }
 
+# Feeds list articles and articles are leaves: there is no depth to limit, and counting it cost
+# 2% of the crawl process (py-spy, 2,000 articles).
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
+
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 100,
     "pipelines.dedup.DedupPipeline": 200,
@@ -59,6 +63,7 @@ def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, 
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "NEWSARCHIVE_ALLOW_PRIVATE_ADDRESSES": crawl.allow_private_addresses,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "SPIDER_MIDDLEWARES": SPIDER_MIDDLEWARES,
         "ITEM_PIPELINES": ITEM_PIPELINES,
         "EXTENSIONS": {"crawler.progress.ProgressDisplay": 500},  # on a terminal only
     }
