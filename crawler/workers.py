@@ -48,6 +48,10 @@ class Workers:
         self._context.set_forkserver_preload(PRELOAD)
         self.count = count or len(os.sched_getaffinity(0))
         self._pool = self._new_pool()
+        # The first task starts the forkserver, which imports the parsers: its submit blocks for
+        # about 0.5 s. Started here, in a thread, that overlaps Scrapy's start-up instead of
+        # stalling the reactor at the first feed.
+        threading.Thread(target=self._pool.submit, args=(os.getpid,), daemon=True).start()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
