@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,39 +93,92 @@ def warc_records(archive_dir: Path) -> Iterator[tuple[Path, Any]]:
                 yield path, record
 
 
-@dataclass
-class Routes:
-    """A tiny site for one test: path -> (content type, body); `hits` counts GETs per path."""
+@dataclass(frozen=True)
+class Hit:
+    """One request a `LocalSite` answered: the If-None-Match sent, the status and ETag returned."""
 
-    pages: dict[str, tuple[str, bytes]]
+    path: str
+    if_none_match: str | None
+    status: int
+    etag: str | None
+
+
+@dataclass
+class LocalSite:
+    """A tiny site for one test, changeable while it runs: path -> (content type, body).
+
+    With `validators`, every page carries a strong ETag (a hash of its bytes) and Last-Modified,
+    and If-None-Match naming the current ETag gets a 304, as real CMSs do; without, nothing is
+    ever a 304. `hits` lists every request answered.
+    """
+
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    validators: bool = True
     base_url: str = ""
-    hits: Counter[str] = field(default_factory=Counter)
+    hits: list[Hit] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return sum(hit.path == path for hit in self.hits)
+
+
+LAST_MODIFIED = "Tue, 13 Aug 2024 09:00:00 GMT"
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+
+
+class _LocalSiteHandler(BaseHTTPRequestHandler):
+    server: _LocalSiteServer
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        with site.lock:
+            page = site.pages.get(self.path)
+        asked = self.headers.get("If-None-Match")
+        etag = etag_of(page[1]) if page is not None and site.validators else None
+        if page is None:
+            status, content_type, body = 404, "text/plain", b"not found"
+        elif etag is not None and asked == etag:
+            status, content_type, body = 304, "", b""
+        else:
+            status, (content_type, body) = 200, page
+        with site.lock:
+            site.hits.append(Hit(self.path, asked, status, etag))
+        self.send_response(status)
+        if etag is not None:
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", LAST_MODIFIED)
+        if status != 304:
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read `LocalSite.hits` instead."""
+
+
+class _LocalSiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, site: LocalSite) -> None:
+        super().__init__(("127.0.0.1", 0), _LocalSiteHandler)
+        self.site = site
 
 
 @contextmanager
-def serve(pages: dict[str, tuple[str, bytes]]) -> Iterator[Routes]:
-    """Serve `pages` on 127.0.0.1 (a free port) with no validators, so nothing is ever a 304."""
-    routes = Routes(pages)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            routes.hits[self.path] += 1
-            content_type, body = routes.pages.get(self.path, ("text/plain", b"not found"))
-            self.send_response(200 if self.path in routes.pages else 404)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    routes.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serve(site: LocalSite) -> Iterator[LocalSite]:
+    """Serve `site` on 127.0.0.1 (a free port, set as its `base_url`) until the block ends."""
+    server = _LocalSiteServer(site)
+    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield routes
+        yield site
     finally:
         server.shutdown()
         server.server_close()
+        thread.join()
