@@ -55,6 +55,7 @@ _NEVER_ARTICLE = ("script", "style", "noscript", "svg", "nav", "footer", "aside"
 
 Shingle = tuple[str, ...]
 _SPACE = re.compile(r"\s")
+_WORD_CHAR = re.compile(r"\w")
 
 
 def readability_region(tree: HtmlElement) -> HtmlElement | None:
@@ -88,17 +89,66 @@ def _words(text: str) -> list[str]:
     return words(text.lower())
 
 
-class _Reading:
-    """The second reading's words: a spaced string to find a line's words in order, and the set
-    of its shingles, built only when a line is not found whole (most lines are)."""
+def _plain(text: str) -> str:
+    """A text lower-cased and single-spaced, the form `_Reading.find` looks for; its words are
+    `_words(text)`, white space being no word. A text without line breaks or double spaces is
+    taken as it is, which is quicker: rarer white space left in it only makes it found less often.
+    """
+    lower = text.lower().strip()
+    return lower if "  " not in lower and "\n" not in lower else " ".join(lower.split())
 
-    def __init__(self, text: str) -> None:
-        self.tokens = _words(text)
-        self._joined = f" {' '.join(self.tokens)} "
+
+def _is_word_at(text: str, at: int) -> bool:
+    return 0 <= at < len(text) and _WORD_CHAR.match(text, at) is not None
+
+
+class _Reading:
+    """The second reading's words, each form built only when a cheaper one cannot tell: its text
+    lower-cased (`lower`), where most lines are found whole; a spaced string of its words, to
+    find a line's words in order; and the set of its shingles.
+
+    Any white space in `lower` will do, but a line is found only where it is single spaces.
+    """
+
+    def __init__(self, lower: str) -> None:
+        self._lower = lower
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        return words(self._lower)
+
+    @cached_property
+    def _joined(self) -> str:
+        return f" {' '.join(self.tokens)} "
+
+    def find(self, plain: str, start: int = 0) -> int:
+        """Where a plain text (`_plain`) with words ends in the reading, found whole from `start`
+        on (else from the beginning) and not inside a longer word: then the reading `holds` its
+        words. -1 when it is not so found, which tells nothing."""
+        at = self._lower.find(plain, start)
+        if at < 0 < start:
+            at = self._lower.find(plain)
+        end = at + len(plain)
+        found = (
+            at >= 0
+            and _WORD_CHAR.search(plain) is not None
+            and not (_is_word_at(plain, 0) and _is_word_at(self._lower, at - 1))
+            and not (_is_word_at(plain, len(plain) - 1) and _is_word_at(self._lower, end))
+        )
+        return end if found else -1
 
     def holds(self, tokens: list[str]) -> bool:
-        """True when these words appear in the reading, in order and next to each other."""
-        return bool(tokens) and f" {' '.join(tokens)} " in self._joined
+        """True when these words appear in the reading, in order and next to each other. Before
+        the reading is split into words, a word missing from its text settles it."""
+        if not tokens or (
+            not self.built("tokens") and not all(token in self._lower for token in tokens)
+        ):
+            return False
+        return f" {' '.join(tokens)} " in self._joined
+
+    def built(self, form: str) -> bool:
+        """Whether a form (`tokens`, `shingles`) is built yet: `cached_property` keeps it here."""
+        return form in self.__dict__
 
     @cached_property
     def shingles(self) -> set[Shingle]:
@@ -108,7 +158,10 @@ class _Reading:
 def _agrees(line: str, other: _Reading) -> bool:
     """True when a line shares a shingle with the other reading, or (too short for one) its
     words appear there in order."""
-    tokens = _words(line)
+    plain = _plain(line)
+    if other.find(plain) >= 0:
+        return True
+    tokens = words(plain)
     if other.holds(tokens):
         return True
     return len(tokens) >= SHINGLE and not other.shingles.isdisjoint(_shingles(tokens))
@@ -121,7 +174,9 @@ def _shared_span(line: str, other: _Reading) -> tuple[int, int]:
     tokens = [line[start:end].lower() for start, end in spans]
     if len(tokens) < SHINGLE:
         return 0, len(line)
-    if other.holds(tokens):
+    plain = _plain(line)
+    # Words lower-cased one by one can differ from the lower-cased line's (a final sigma).
+    if (other.find(plain) >= 0 and words(plain) == tokens) or other.holds(tokens):
         start, end = spans[0][0], spans[-1][1]
     else:
         hits = [i for i, shingle in enumerate(_shingles(tokens)) if shingle in other.shingles]
@@ -132,13 +187,38 @@ def _shared_span(line: str, other: _Reading) -> tuple[int, int]:
     return line.rfind(" ", 0, start) + 1, after.start() if after else len(line)
 
 
-def _agree(tokens: list[str], other: _Reading) -> bool:
+def _agree(text: str, other: _Reading) -> bool:
     """True when the other reading holds half the text's length and `AGREEMENT_SHARE` of its
-    shingles: then both read the same article."""
+    shingles: then both read the same article. Until the other reading has its shingles built,
+    the text's lines it has whole may show it without them (`_agree_by_lines`)."""
+    if not other.built("shingles") and _agree_by_lines(text.split("\n"), other):
+        return True
+    tokens = _words(text)
     if len(tokens) < SHINGLE or len(other.tokens) < LENGTH_SHARE * len(tokens):
         return False
     found = sum(map(other.shingles.__contains__, _shingles(tokens)))
     return found >= AGREEMENT_SHARE * (len(tokens) - SHINGLE + 1)
+
+
+def _agree_by_lines(lines: list[str], other: _Reading) -> bool:
+    """True when `_agree` is for the text of these lines, as shown by the lines that the other
+    reading has whole, one after another: their words and the shingles inside them are the other
+    reading's too. Needs neither its words nor its shingles; False tells nothing."""
+    total = held = inside = end = 0
+    for line in lines:
+        plain = _plain(line)
+        count = len(words(plain))
+        total += count
+        found = other.find(plain, end)
+        if found >= 0 and found - len(plain) >= end:
+            held += count
+            inside += max(0, count - SHINGLE + 1)
+            end = found
+    return (
+        total >= SHINGLE
+        and held >= LENGTH_SHARE * total
+        and inside >= AGREEMENT_SHARE * (total - SHINGLE + 1)
+    )
 
 
 def bound_by(text: str, other: str) -> str:
@@ -150,17 +230,17 @@ def bound_by(text: str, other: str) -> str:
     shingle they share, which removes a page header or footer run on into a paragraph. The cut is
     found first: when there is nothing to cut, agreement need not be measured.
     """
-    reading = _Reading(other)
+    reading = _Reading(_plain(other))
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if _agrees(line, reading)), None)
     if first is None:
         return text
     last = next(i for i in reversed(range(len(lines))) if _agrees(lines[i], reading))
-    lines = lines[first : last + 1]
-    lines[0] = lines[0][_shared_span(lines[0], reading)[0] :]
-    lines[-1] = lines[-1][: _shared_span(lines[-1], reading)[1]]
-    bounded = "\n".join(lines)
-    if bounded == text or not _agree(_words(text), reading):
+    kept = lines[first : last + 1]
+    kept[0] = kept[0][_shared_span(kept[0], reading)[0] :]
+    kept[-1] = kept[-1][: _shared_span(kept[-1], reading)[1]]
+    bounded = "\n".join(kept)
+    if bounded == text or not _agree(text, reading):
         return text
     return bounded
 
@@ -173,22 +253,26 @@ def missing_paragraphs(tree: HtmlElement, text: str) -> list[str]:
     by its form. Each comes as its words, lower-cased and single-spaced. A gap is the sign that
     the extraction dropped part of the article; empty when there is none.
     """
-    reading = _Reading(strip_markers(text))
-    paragraphs: list[tuple[bool, list[str], HtmlElement]] = []
+    # Paragraphs are found in its lines, which trafilatura writes single-spaced.
+    reading = _Reading(strip_markers(text).lower())
+    paragraphs: list[tuple[bool, str, HtmlElement]] = []
+    end = 0  # the text has them in page order, mostly: each is looked for after the last
     for paragraph in tree.iter("p"):
         if next(paragraph.iter(*_NOT_PROSE), None) is not None:
             continue
-        tokens = _words(strip_markers(paragraph.text_content()))
-        if tokens:
-            paragraphs.append((reading.holds(tokens), tokens, paragraph))
+        plain = _plain(strip_markers(paragraph.text_content()))
+        found = reading.find(plain, end)
+        end = found if found >= 0 else end
+        paragraphs.append((found >= 0 or reading.holds(words(plain)), plain, paragraph))
     held = [i for i, (holds, _, _) in enumerate(paragraphs) if holds]
     if not held:
         return []
-    return [
-        " ".join(tokens)
-        for holds, tokens, paragraph in paragraphs[held[0] : held[-1]]
-        if not holds and len(tokens) >= GAP_WORDS and _is_prose(paragraph)
-    ]
+    gaps = []
+    for holds, plain, paragraph in paragraphs[held[0] : held[-1]]:
+        tokens = [] if holds else words(plain)
+        if len(tokens) >= GAP_WORDS and _is_prose(paragraph):
+            gaps.append(" ".join(tokens))
+    return gaps
 
 
 def _is_prose(paragraph: HtmlElement) -> bool:

@@ -35,9 +35,10 @@ _MARKUP = {
     "title": (),
 }
 _JSON_LD = "application/ld+json"
+# The class is looked into only where the element has one.
 _BYLINE = XPath(
-    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
-    ' or contains(@class, "author-name")][not(self::meta)][not(self::link)]'
+    '//*[@rel="author" or @itemprop="author" or @class[contains(., "byline")'
+    ' or contains(., "author-name")]][not(self::meta)][not(self::link)]'
 )
 _BY = re.compile(r"^\s*(?:by|von|par|por|door|di|da|de)\s+", re.IGNORECASE)
 _ROLE = re.compile(
