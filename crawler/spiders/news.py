@@ -7,13 +7,17 @@ Every outside failure (bad feed, 404, timeout, refusal) ends in a counter and a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
-from scrapy import Request
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -33,6 +37,9 @@ from crawler.session import ArchiveSession
 from crawler.sitemaps import parse_sitemap
 
 logger = logging.getLogger(__name__)
+
+# How long `start` waits for a download or item to finish before it looks for room again.
+WAKE_SECONDS = 0.1
 
 
 def conditional_headers(validators: Validators | None) -> dict[str, str]:
@@ -71,18 +78,53 @@ class NewsSpider(scrapy.Spider):
         # (source, URL) of every listing requested this run: a sitemap index that lists itself,
         # or indexes listing each other, must not be fetched round and round.
         self._listed: set[tuple[str, str]] = set()
+        # Listed articles wait here as entries until the engine has room for them (`start`): a
+        # queued Request costs Scrapy about 4 KB, and one sitemap may list tens of thousands.
+        self._entries: deque[tuple[Source, Entry, str]] = deque()
+        self._listings_open = 0  # listing requests whose entries are not all in `_entries` yet
+        self._wake = asyncio.Event()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        for freed in (
+            signals.request_left_downloader,
+            signals.item_scraped,
+            signals.item_dropped,
+            signals.item_error,
+        ):
+            crawler.signals.connect(spider._wake.set, signal=freed)
+        return spider
 
     def _count(self, key: str) -> None:
         assert self.crawler.stats is not None
         summary.count(self.crawler.stats, key)
 
     async def start(self) -> AsyncIterator[Request]:
+        """Every listing first; then listed articles, one whenever the engine has room for it.
+
+        Scrapy reads this lazily, so articles leave `_entries` only as downloads and items finish
+        (the signals that set `_wake`). It ends when no listing is open and nothing is waiting.
+        """
         for source in self.session.sources:
             listings = [(url, "feed") for url in source.feeds]
             for url, kind in listings + [(url, "sitemap") for url in source.sitemaps]:
                 request = self._listing_request(source, url, kind)
                 if request is not None:
                     yield request
+        engine = self.crawler.engine
+        assert engine is not None
+        while self._entries or self._listings_open:
+            if self._entries and not engine.needs_backout():
+                request = self._article_request(*self._entries.popleft())
+                if request is not None:
+                    yield request
+                continue
+            self._wake.clear()
+            # The timeout is a safety net: a slot can free up without any signal.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(WAKE_SECONDS):
+                    await self._wake.wait()
 
     # listings: feeds and sitemaps
     def _listing_request(self, source: Source, url: str, kind: str) -> Request | None:
@@ -90,7 +132,7 @@ class NewsSpider(scrapy.Spider):
         if (source.name, url) in self._listed:
             return None
         self._listed.add((source.name, url))
-        return Request(
+        request = Request(
             url,
             callback=self.parse_listing,
             errback=self.listing_failed,
@@ -104,8 +146,18 @@ class NewsSpider(scrapy.Spider):
                 "handle_httpstatus_list": [304],
             },
         )
+        self._listings_open += 1  # until its callback or errback closes it
+        return request
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
+        """Child sitemaps as requests; entries to `_entries`, for `start` to request."""
+        try:
+            async for request in self._read_listing(response):
+                yield request
+        finally:
+            self._listing_closed()
+
+    async def _read_listing(self, response: Response) -> AsyncIterator[Request]:
         meta = response.meta
         source = self.session.source(meta["source"])
         self._count(summary.FEEDS_POLLED)
@@ -144,12 +196,14 @@ class NewsSpider(scrapy.Spider):
             request = self._listing_request(source, child, "sitemap")
             if request is not None:
                 yield request
-        for entry in entries:
-            request = self._article_request(source, entry, meta["listing"])
-            if request is not None:
-                yield request
+        self._entries.extend((source, entry, meta["listing"]) for entry in entries)
+
+    def _listing_closed(self) -> None:
+        self._listings_open -= 1
+        self._wake.set()
 
     def listing_failed(self, failure: Failure) -> None:
+        self._listing_closed()
         request = failure.request  # type: ignore[attr-defined]
         self._count(summary.FEEDS_POLLED)
         self._count(summary.FEEDS_FAILED)
