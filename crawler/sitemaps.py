@@ -128,10 +128,16 @@ def _children(parent: etree._Element, name: str) -> Iterator[etree._Element]:
 
 
 def _child_text(parent: etree._Element | None, name: str) -> str | None:
+    """The stripped text of `parent`'s first `name` child; None when there is none, or when it
+    cannot be read (lxml raises on a character reference to a lone surrogate, `&#xD800;`)."""
     if parent is None:
         return None
     child = next(_children(parent, name), None)
-    return child.text.strip() if child is not None and child.text else None
+    try:
+        text = child.text if child is not None else None
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    return text.strip() if text else None
 
 
 def _local_name(element: etree._Element) -> str:

@@ -128,3 +128,18 @@ def test_sitemap_indexes_listing_themselves_or_each_other_are_fetched_once(tmp_p
     assert result.returncode == 0, result.stderr
     assert site.count("/a.xml") == site.count("/b.xml") == 1
     assert result.summary()["feeds_polled"] == 2
+
+
+def test_an_unreadable_location_is_dropped_and_the_rest_kept() -> None:
+    # lxml raises on the text of a character reference to a lone surrogate.
+    body = (
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>https://news.example/a</loc></url>"
+        b"<url><loc>https://news.example/&#xD800;</loc></url>"
+        b"<url><loc>https://news.example/b</loc></url></urlset>"
+    )
+    result = parse_sitemap(body, SITEMAP_URL)
+    assert [entry.url for entry in result.entries] == [
+        "https://news.example/a",
+        "https://news.example/b",
+    ]
