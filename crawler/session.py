@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 
 from archive.catalog import Catalog
 from archive.errors import ArchiveError, NewsarchiveError
@@ -41,6 +42,13 @@ class ArchiveSession:
             self.fatal = error
 
 
+def stop_run(crawler: Crawler, error: ArchiveError) -> None:
+    """The archive cannot be written or read (disk full, permissions): stop; the run exits 1."""
+    session_of(crawler).fail(error)
+    assert crawler.engine is not None
+    deferred_from_coro(crawler.engine.close_spider_async(reason="archive_error"))
+
+
 def session_of(crawler: Crawler) -> ArchiveSession:
     """The session the run handed to the spider; the spider exists before any component."""
     session: ArchiveSession = crawler.spider.session  # type: ignore[union-attr]
@@ -67,7 +75,4 @@ class SessionComponent:
         summary.count(self.crawler.stats, key)
 
     def stop_run(self, error: ArchiveError) -> None:
-        """The archive cannot be written (disk full, permissions): stop; the run exits 1."""
-        self.session.fail(error)
-        assert self.crawler.engine is not None
-        self.crawler.engine.close_spider(self.crawler.spider, "archive_error")  # type: ignore[arg-type]
+        stop_run(self.crawler, error)
