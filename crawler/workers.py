@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -51,7 +52,12 @@ class Workers:
         # The first task starts the forkserver, which imports the parsers: its submit blocks for
         # about 0.5 s. Started here, in a thread, that overlaps Scrapy's start-up instead of
         # stalling the reactor at the first feed.
-        threading.Thread(target=self._pool.submit, args=(os.getpid,), daemon=True).start()
+        threading.Thread(target=self._warm_up, args=(self._pool,), daemon=True).start()
+
+    @staticmethod
+    def _warm_up(pool: ProcessPoolExecutor) -> None:
+        with suppress(RuntimeError, BrokenProcessPool):  # closed or broken first: nothing to warm
+            pool.submit(os.getpid)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
