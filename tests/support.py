@@ -95,12 +95,14 @@ def warc_records(archive_dir: Path) -> Iterator[tuple[Path, Any]]:
 
 @dataclass(frozen=True)
 class Hit:
-    """One request a `LocalSite` answered: the If-None-Match sent, the status and ETag returned."""
+    """One request a `LocalSite` answered: the If-None-Match sent, the status and ETag returned,
+    and the Referer sent."""
 
     path: str
     if_none_match: str | None
     status: int
     etag: str | None
+    referer: str | None = None
 
 
 @dataclass
@@ -146,7 +148,7 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
         else:
             status, (content_type, body) = 200, page
         with site.lock:
-            site.hits.append(Hit(self.path, asked, status, etag))
+            site.hits.append(Hit(self.path, asked, status, etag, self.headers.get("Referer")))
         self.send_response(status)
         if etag is not None:
             self.send_header("ETag", etag)

@@ -17,14 +17,17 @@ from typing import Any
 
 import scrapy
 from scrapy import Request, signals
+from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.spidermiddlewares.referer import DefaultReferrerPolicy
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from archive.catalog import Validators
+from archive.errors import ArchiveError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
 from crawler.addresses import literal_ip, refusal_reason
@@ -33,13 +36,25 @@ from crawler.downloadermiddlewares.addressguard import AddressRefused
 from crawler.downloadermiddlewares.sourcescope import OffSource
 from crawler.feeds import Entry, parse_feed
 from crawler.items import FetchedPage
-from crawler.session import ArchiveSession
+from crawler.session import ArchiveSession, stop_run
 from crawler.sitemaps import parse_sitemap
 
 logger = logging.getLogger(__name__)
 
 # How long `start` waits for a download or item to finish before it looks for room again.
 WAKE_SECONDS = 0.1
+_REFERRER_POLICY = DefaultReferrerPolicy()
+
+
+def _nothing_in_flight(engine: ExecutionEngine) -> bool:
+    """True when no request is queued or downloading and no response is being processed: then no
+    open listing can still reach its callback or errback."""
+    scheduler = engine.scheduler
+    return (
+        not engine.downloader.active
+        and (scheduler is None or not scheduler.has_pending_requests())
+        and (engine.scraper.slot is None or engine.scraper.slot.is_idle())
+    )
 
 
 def conditional_headers(validators: Validators | None) -> dict[str, str]:
@@ -80,7 +95,7 @@ class NewsSpider(scrapy.Spider):
         self._listed: set[tuple[str, str]] = set()
         # Listed articles wait here as entries until the engine has room for them (`start`): a
         # queued Request costs Scrapy about 4 KB, and one sitemap may list tens of thousands.
-        self._entries: deque[tuple[Source, Entry, str]] = deque()
+        self._entries: deque[tuple[Source, Entry, str, str]] = deque()
         self._listings_open = 0  # listing requests whose entries are not all in `_entries` yet
         self._wake = asyncio.Event()
 
@@ -116,10 +131,21 @@ class NewsSpider(scrapy.Spider):
         assert engine is not None
         while self._entries or self._listings_open:
             if self._entries and not engine.needs_backout():
-                request = self._article_request(*self._entries.popleft())
+                try:
+                    request = self._article_request(*self._entries.popleft())
+                except ArchiveError as exc:
+                    stop_run(self.crawler, exc)
+                    return
+                except Exception:  # a bug in one entry must not end every later one
+                    self._count(summary.ARTICLES_FAILED)
+                    logger.exception("cannot request a listed article")
+                    continue
                 if request is not None:
                     yield request
                 continue
+            if not self._entries and _nothing_in_flight(engine):
+                logger.warning("%d listings ended without reaching the spider", self._listings_open)
+                return
             self._wake.clear()
             # The timeout is a safety net: a slot can free up without any signal.
             with suppress(TimeoutError):
@@ -196,7 +222,8 @@ class NewsSpider(scrapy.Spider):
             request = self._listing_request(source, child, "sitemap")
             if request is not None:
                 yield request
-        self._entries.extend((source, entry, meta["listing"]) for entry in entries)
+        listed = (meta["listing"], response.url)
+        self._entries.extend((source, entry, *listed) for entry in entries)
 
     def _listing_closed(self) -> None:
         self._listings_open -= 1
@@ -216,8 +243,15 @@ class NewsSpider(scrapy.Spider):
         )
 
     # articles
-    def _article_request(self, source: Source, entry: Entry, listing: str) -> Request | None:
-        """A request for an entry, or None when it is off-site, refused, or already archived."""
+    def _article_request(
+        self, source: Source, entry: Entry, listing: str, listed_at: str
+    ) -> Request | None:
+        """A request for an entry, or None when it is off-site, refused, or already archived.
+
+        Its Referer is the listing's address (`listed_at`, after redirects), as Scrapy's default
+        policy sets it for a link followed from a response: this request comes from `start`,
+        where Scrapy has no response to take it from.
+        """
         if not domain_allowed(entry.url, source.allowed_domains):
             ip = literal_ip(host_of(entry.url))
             reason = ip and refusal_reason(
@@ -244,13 +278,16 @@ class NewsSpider(scrapy.Spider):
             "entry": entry,
         }
         headers: dict[str, str] = {}
+        referrer = _REFERRER_POLICY.referrer(listed_at, url)
+        if referrer:
+            headers["Referer"] = referrer
         if archived is not None:
             if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
                 self._count(summary.ARTICLES_KNOWN)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
-            headers = conditional_headers(archived.validators)
+            headers |= conditional_headers(archived.validators)
         return Request(
             url,
             callback=self.parse_article,
