@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import py3langid
 from htmldate import find_date
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from archive.urls import absolute_http_url
 from pipelines.extracted import Metadata
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
@@ -317,6 +317,6 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         description=_clean(article.get("description"))
         or _first(meta, "og:description", "description", "twitter:description"),
         tags=_tags(article, meta),
-        image=urljoin(url, image) if image else None,
-        canonical_url=urljoin(url, canonical) if canonical else None,
+        image=absolute_http_url(image, url),
+        canonical_url=absolute_http_url(canonical, url),
     )

@@ -26,6 +26,9 @@ BOILERPLATE = (
 )
 
 
+CANONICAL = b'<link rel="canonical" href="https://news.example.com/politics/trump-musk-interview">'
+
+
 def _page(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
@@ -116,6 +119,26 @@ def test_never_raises_on_empty_broken_or_binary_input(junk: str | bytes) -> None
     article = extract_article(junk, "https://example.com/a")
     assert isinstance(article, Article)
     assert article.text is None
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "field"),
+    [
+        (CANONICAL, b'<link rel="canonical" href="http://[::1">', "canonical_url"),
+        (CANONICAL, b'<meta property="og:url" content="javascript:alert(1)">', "canonical_url"),
+        (b'content="/img/lead.jpg"', b'content="http://[x/a.jpg"', "image"),
+    ],
+)
+def test_a_malformed_canonical_or_image_url_costs_only_that_field(
+    good: bytes, bad: bytes, field: str
+) -> None:
+    # urljoin raises on a malformed IPv6 host: the whole article used to be lost, uncounted.
+    page = _page("trump-musk-interview.html")
+    assert good in page
+    plain = extract_article(page, "https://news.example.com/a")
+    article = extract_article(page.replace(good, bad), "https://news.example.com/a")
+    assert article.text == plain.text and article.title == plain.title
+    assert getattr(article, field) is None
 
 
 def test_article_is_picklable_for_the_process_pool() -> None:
