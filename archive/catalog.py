@@ -141,13 +141,30 @@ class _CatalogConnection(sqlite3.Connection):
             return super().executemany(sql, parameters)
 
 
+# SQLite's primary result codes for a file or disk that failed, not a statement: full, I/O
+# error, corrupt or not a database, cannot open, read-only or no permission, held by another.
+_FILE_FAILURES = frozenset(
+    {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    }
+)
+
+
 @contextmanager
 def _disk_errors(path: str) -> Iterator[None]:
     try:
         yield
-    except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
-        raise
     except sqlite3.DatabaseError as exc:
+        if (exc.sqlite_errorcode & 0xFF) not in _FILE_FAILURES:  # extended codes keep it low
+            raise
         raise ArchiveError(f"{path}: cannot use catalog: {exc}") from exc
 
 

@@ -4,6 +4,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from archive.catalog import Catalog, Validators
 from archive.warcwriter import WarcLocation
 
@@ -56,3 +58,13 @@ def test_payload_captures_for_revisits(tmp_path: Path) -> None:
     catalog.remember_capture(location)
     assert catalog.capture_for_payload("sha1:ABC") == location
     assert catalog.capture_for_url("http://a/x") == location
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELEC 1", "SELECT * FROM no_such_table", "SELECT nope FROM articles"]
+)
+def test_bad_sql_raises_as_the_bug_it_is_not_as_a_disk_failure(tmp_path: Path, sql: str) -> None:
+    # ArchiveError stops a crawl cleanly with one line: a bug must keep its traceback instead.
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    with pytest.raises(sqlite3.OperationalError):
+        catalog.db.execute(sql)
