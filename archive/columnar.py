@@ -111,6 +111,14 @@ def month_of(day_file: Path) -> str:
     return day_file.stem[:7]
 
 
+def _days_by_month(layout: ArchiveLayout) -> dict[str, list[Path]]:
+    """Every records file of the archive, oldest first, grouped by month ("YYYY-MM")."""
+    months: dict[str, list[Path]] = {}
+    for path in RecordStore(layout.records_dir).files():
+        months.setdefault(month_of(path), []).append(path)
+    return months
+
+
 def month_twin_path(layout: ArchiveLayout, month: str) -> Path:
     """The Parquet twin of one month ("YYYY-MM") of records (whether or not it exists)."""
     return twins_dir(layout) / f"{month}.parquet"
@@ -132,9 +140,7 @@ def twin_sources(layout: ArchiveLayout, files: Sequence[Path]) -> tuple[list[Pat
     A month is read from its month twin when every records file of it is among `files`, the
     other days from their day twins, the rest (today, a stale twin) from the JSONL.
     """
-    months: dict[str, list[Path]] = {}
-    for path in RecordStore(layout.records_dir).files():
-        months.setdefault(month_of(path), []).append(path)
+    months = _days_by_month(layout)
     wanted = set(files)
     twins: list[Path] = []
     lines = sorted(wanted.difference(*months.values()))  # not a day file: read as it is
@@ -195,14 +201,10 @@ def stale_days(layout: ArchiveLayout, today: date | None = None) -> list[Path]:
 def stale_months(layout: ArchiveLayout, today: date | None = None) -> dict[str, list[Path]]:
     """Months before the month of `today` (UTC) without a fresh twin, with their records files."""
     current = (today or datetime.now(UTC).date()).isoformat()[:7]
-    months: dict[str, list[Path]] = {}
-    for path in RecordStore(layout.records_dir).files():
-        if month_of(path) < current:
-            months.setdefault(month_of(path), []).append(path)
     return {
         month: days
-        for month, days in months.items()
-        if fresh_month_twin(layout, month, days) is None
+        for month, days in _days_by_month(layout).items()
+        if month < current and fresh_month_twin(layout, month, days) is None
     }
 
 
