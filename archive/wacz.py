@@ -64,32 +64,41 @@ def _write_wacz(
 ) -> WaczSummary:
     write_missing_indexes(layout)
     store = RecordStore(layout.records_dir)
-    # Two passes over the records (the lock keeps them still): the first keeps only what picks
-    # the WARC files, the second streams the pages, so memory does not grow with the archive.
+    # One pass over the records: the pages stream into the package first, and what picks the
+    # WARC files (URLs and file names, not texts) is kept on the way.
     urls: set[str] = set()
     names: set[str] = set()
     count = 0
-    for page, name in _pages(store.iter_records(), sources, since):
-        urls.add(page["url"])
-        names.add(name)
-        count += 1
-    if not count:
-        raise UsageError(f"no records in {layout.root} match the selection; no WACZ written")
-    pages = (page for page, _ in _pages(store.iter_records(), sources, since))
-    warcs = _warcs_for(layout, urls, names) if sources or since else closed_warcs(layout)
+
+    def selected() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for page, name in _pages(store.iter_records(), sources, since):
+            urls.add(page["url"])
+            names.add(name)
+            count += 1
+            yield page
+
     partial = out.with_name(out.name + ".tmp")
     try:
         with ZipFile(partial, "w", compression=ZIP_STORED, allowZip64=True) as package:
-            resources = [_add_file(package, f"archive/{warc.name}", warc) for warc in warcs]
+            listed = _jsonl(chain([PAGES_HEADER], selected()))
+            resources = [_add_lines(package, "pages/pages.jsonl", listed)]
+            if not count:
+                raise UsageError(
+                    f"no records in {layout.root} match the selection; no WACZ written"
+                )
+            warcs = _warcs_for(layout, urls, names) if sources or since else closed_warcs(layout)
+            resources += [_add_file(package, f"archive/{warc.name}", warc) for warc in warcs]
             index = (line.encode() for line in merged_lines(index_path(layout, w) for w in warcs))
             resources.append(_add_lines(package, "indexes/index.cdx", index))
-            listed = _jsonl(chain([PAGES_HEADER], pages))
-            resources.append(_add_lines(package, "pages/pages.jsonl", listed))
             datapackage = _json_bytes(_datapackage(resources))
             _add_bytes(package, "datapackage.json", datapackage)
             digest = {"path": "datapackage.json", "hash": "sha256:" + _sha256(datapackage)}
             _add_bytes(package, "datapackage-digest.json", _json_bytes(digest))
         os.replace(partial, out)
+    except UsageError:
+        partial.unlink(missing_ok=True)
+        raise
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ArchiveError(f"cannot write {out}: {exc.strerror or exc}") from exc

@@ -139,6 +139,7 @@ def test_a_wacz_of_one_source_since_a_day_holds_only_its_pages(
     nothing = newsarchive("wacz", out, "--archive-dir", packaged.archive, "--since", "2999-01-01")
     assert nothing.returncode == 2
     assert "no records" in nothing.stderr
+    assert not out.with_name(out.name + ".tmp").exists(), "no partial package left behind"
 
 
 def test_pywb_replays_the_seed_article_from_the_wacz(
