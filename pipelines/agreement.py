@@ -123,11 +123,9 @@ class _Reading:
 
     def find(self, plain: str, start: int = 0) -> int:
         """Where a plain text (`_plain`) with words ends in the reading, found whole from `start`
-        on (else from the beginning) and not inside a longer word: then the reading `holds` its
-        words. -1 when it is not so found, which tells nothing."""
+        on and not inside a longer word: then the reading `holds` its words. -1 when it is not so
+        found, which tells nothing."""
         at = self._lower.find(plain, start)
-        if at < 0 < start:
-            at = self._lower.find(plain)
         end = at + len(plain)
         found = (
             at >= 0
@@ -141,18 +139,23 @@ class _Reading:
         """True when these words appear in the reading, in order and next to each other. Before
         the reading is split into words, a word missing from its text settles it."""
         if not tokens or (
-            not self.built("tokens") and not all(token in self._lower for token in tokens)
+            not self.has_tokens and not all(token in self._lower for token in tokens)
         ):
             return False
         return f" {' '.join(tokens)} " in self._joined
 
-    def built(self, form: str) -> bool:
-        """Whether a form (`tokens`, `shingles`) is built yet: `cached_property` keeps it here."""
-        return form in self.__dict__
-
     @cached_property
     def shingles(self) -> set[Shingle]:
         return set(_shingles(self.tokens))
+
+    # `cached_property` keeps a form, once built, in the instance's dict under its own name.
+    @property
+    def has_tokens(self) -> bool:
+        return "tokens" in self.__dict__
+
+    @property
+    def has_shingles(self) -> bool:
+        return "shingles" in self.__dict__
 
 
 def _agrees(line: str, other: _Reading) -> bool:
@@ -191,7 +194,7 @@ def _agree(text: str, other: _Reading) -> bool:
     """True when the other reading holds half the text's length and `AGREEMENT_SHARE` of its
     shingles: then both read the same article. Until the other reading has its shingles built,
     the text's lines it has whole may show it without them (`_agree_by_lines`)."""
-    if not other.built("shingles") and _agree_by_lines(text.split("\n"), other):
+    if not other.has_shingles and _agree_by_lines(text.split("\n"), other):
         return True
     tokens = _words(text)
     if len(tokens) < SHINGLE or len(other.tokens) < LENGTH_SHARE * len(tokens):
@@ -210,7 +213,7 @@ def _agree_by_lines(lines: list[str], other: _Reading) -> bool:
         count = len(words(plain))
         total += count
         found = other.find(plain, end)
-        if found >= 0 and found - len(plain) >= end:
+        if found >= 0:
             held += count
             inside += max(0, count - SHINGLE + 1)
             end = found

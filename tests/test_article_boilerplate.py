@@ -185,6 +185,26 @@ def test_agreement_keeps_the_text_when_the_second_reading_is_another_part_of_the
     assert bound_by(ours, "Most read: ten harbour walls you must see, and other stories") == ours
 
 
+def test_a_second_reading_that_quotes_two_paragraphs_does_not_cut_the_article() -> None:
+    # A box quoting two of the article's five paragraphs is another part of the page, not the
+    # article: the archived text is not cut down to the stretch between the two quotes.
+    story = [
+        *_STORY,
+        "Residents asked whether the beach below the wall would stay open while the work went on.",
+        "The council promised a public meeting in February to answer questions about the plans.",
+    ]
+    ours = "\n".join(["Share", *story, "Share"])
+    assert bound_by(ours, f"{story[0]}\n{story[4]}") == ours
+
+
+def test_a_toolbar_word_is_not_matched_inside_a_longer_word() -> None:
+    # A "Share" button above the article is cut off although the second reading's first
+    # paragraph begins with "Shareholders": the archived article does not open with "Share".
+    ours = "\n".join(["Share", *_STORY])
+    other = "\n".join(["Shareholders of the port company were not asked.", *_STORY])
+    assert bound_by(ours, other) == "\n".join(_STORY)
+
+
 def test_readability_reading_of_a_page_is_its_article() -> None:
     body = "".join(f"<p>{line}</p>" for line in _STORY * 3)
     page = (
