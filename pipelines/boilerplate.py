@@ -62,10 +62,8 @@ _PICTURE_AGENCY = _line_form(
     r"[\w.&' -]{0,40}\b(?:getty\s+images|shutterstock|istock(?:photo)?)\b[\w.&' /-]{0,40}"
 )
 _WORD_FORMS = (
-    ("contributed", _CONTRIBUTED),
-    ("getty", _PICTURE_AGENCY),
-    ("shutterstock", _PICTURE_AGENCY),
-    ("istock", _PICTURE_AGENCY),
+    (("contributed",), _CONTRIBUTED),
+    (("getty", "shutterstock", "istock"), _PICTURE_AGENCY),
 )
 
 # A call to action (`_is_prompt`) pairs an action asked of the reader with a channel to do it on.
@@ -386,8 +384,8 @@ def _is_boilerplate(line: str) -> bool:
     lower = line.lower()
     if _BOILERPLATE_LINE.match(lower) is not None:
         return True
-    for word, form in _WORD_FORMS:
-        if word in lower and form.match(lower) is not None:
+    for needed, form in _WORD_FORMS:
+        if any(word in lower for word in needed) and form.match(lower) is not None:
             return True
     return _is_prompt(lower)
 
