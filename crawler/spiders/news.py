@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.spidermiddlewares.referer import DefaultReferrerPolicy
+from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 # How long `start` waits for a download or item to finish before it looks for room again.
 WAKE_SECONDS = 0.1
-_REFERRER_POLICY = DefaultReferrerPolicy()
 
 
 def _nothing_in_flight(engine: ExecutionEngine) -> bool:
@@ -84,6 +83,9 @@ def is_html(content_type: str | None) -> bool:
 
 class NewsSpider(scrapy.Spider):
     name = "news"
+    # Scrapy's referrer policies, as its RefererMiddleware applies them to a response's links:
+    # articles are requested from `start`, where that middleware has no response to go by.
+    _referrers: RefererMiddleware
 
     def __init__(self, session: ArchiveSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -95,13 +97,14 @@ class NewsSpider(scrapy.Spider):
         self._listed: set[tuple[str, str]] = set()
         # Listed articles wait here as entries until the engine has room for them (`start`): a
         # queued Request costs Scrapy about 4 KB, and one sitemap may list tens of thousands.
-        self._entries: deque[tuple[Source, Entry, str, str]] = deque()
+        self._entries: deque[tuple[Source, Entry, str, str | None]] = deque()
         self._listings_open = 0  # listing requests whose entries are not all in `_entries` yet
         self._wake = asyncio.Event()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider._referrers = RefererMiddleware(crawler.settings)
         for freed in (
             signals.request_left_downloader,
             signals.item_scraped,
@@ -222,8 +225,12 @@ class NewsSpider(scrapy.Spider):
             request = self._listing_request(source, child, "sitemap")
             if request is not None:
                 yield request
-        listed = (meta["listing"], response.url)
-        self._entries.extend((source, entry, *listed) for entry in entries)
+        assert response.request is not None
+        policy = self._referrers.policy(response, response.request)  # its Referrer-Policy too
+        self._entries.extend(
+            (source, entry, meta["listing"], policy.referrer(response.url, entry.url))
+            for entry in entries
+        )
 
     def _listing_closed(self) -> None:
         self._listings_open -= 1
@@ -244,14 +251,10 @@ class NewsSpider(scrapy.Spider):
 
     # articles
     def _article_request(
-        self, source: Source, entry: Entry, listing: str, listed_at: str
+        self, source: Source, entry: Entry, listing: str, referrer: str | None
     ) -> Request | None:
         """A request for an entry, or None when it is off-site, refused, or already archived.
-
-        Its Referer is the listing's address (`listed_at`, after redirects), as Scrapy's default
-        policy sets it for a link followed from a response: this request comes from `start`,
-        where Scrapy has no response to take it from.
-        """
+        `referrer` is its Referer, as the listing's response and Scrapy's policy give it."""
         if not domain_allowed(entry.url, source.allowed_domains):
             ip = literal_ip(host_of(entry.url))
             reason = ip and refusal_reason(
@@ -278,7 +281,6 @@ class NewsSpider(scrapy.Spider):
             "entry": entry,
         }
         headers: dict[str, str] = {}
-        referrer = _REFERRER_POLICY.referrer(listed_at, url)
         if referrer:
             headers["Referer"] = referrer
         if archived is not None:
