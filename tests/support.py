@@ -6,13 +6,14 @@ import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -48,16 +49,41 @@ class CliResult:
         return result
 
 
+def _command(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "crawler", *map(str, args)]
+
+
 def newsarchive(*args: str | Path, timeout: float = 300) -> CliResult:
     """Run the real command in a subprocess, as cron or a user would."""
     done = subprocess.run(
-        [sys.executable, "-m", "crawler", *map(str, args)],
+        _command(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def local_config(
+    path: Path,
+    archive_dir: Path,
+    source_toml: str,
+    *,
+    timeout: float = 5,
+    allow_private: bool = True,
+    **crawl: object,
+) -> Path:
+    """Write a config of `CRAWL_SETTINGS`, then `crawl`'s extra `[crawl]` keys (values as TOML
+    via JSON: numbers, booleans, strings such as a `"4s"` duration), then `source_toml`."""
+    extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in crawl.items())
+    settings = CRAWL_SETTINGS.format(
+        archive_dir=archive_dir.as_posix(),
+        timeout=timeout,
+        allow_private=json.dumps(allow_private),
+    )
+    path.write_text(settings + extra + "\n" + source_toml, encoding="utf-8")
+    return path
 
 
 def write_config(
@@ -68,16 +94,10 @@ def write_config(
     allow_private: bool = True,
     timeout: float = 1.5,
 ) -> Path:
-    path.write_text(
-        CRAWL_SETTINGS.format(
-            archive_dir=archive_dir.as_posix(),
-            timeout=timeout,
-            allow_private=str(allow_private).lower(),
-        )
-        + site.sources_toml(),
-        encoding="utf-8",
+    """A config for every outlet of the sample site."""
+    return local_config(
+        path, archive_dir, site.sources_toml(), timeout=timeout, allow_private=allow_private
     )
-    return path
 
 
 def records_of(archive_dir: Path) -> list[dict[str, Any]]:
@@ -111,11 +131,13 @@ class LocalSite:
 
     With `validators`, every page carries a strong ETag (a hash of its bytes) and Last-Modified,
     and If-None-Match naming the current ETag gets a 304, as real CMSs do; without, nothing is
-    ever a 304. `hits` lists every request answered.
+    ever a 304. `headers` adds response headers to a path's answers. `hits` lists every request
+    answered.
     """
 
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     validators: bool = True
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
     base_url: str = ""
     hits: list[Hit] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,10 +147,10 @@ class LocalSite:
             return sum(hit.path == path for hit in self.hits)
 
 
-LAST_MODIFIED = "Tue, 13 Aug 2024 09:00:00 GMT"
+_LAST_MODIFIED = "Tue, 13 Aug 2024 09:00:00 GMT"
 
 
-def etag_of(body: bytes) -> str:
+def _etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
 
 
@@ -140,7 +162,7 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
         with site.lock:
             page = site.pages.get(self.path)
         asked = self.headers.get("If-None-Match")
-        etag = etag_of(page[1]) if page is not None and site.validators else None
+        etag = _etag_of(page[1]) if page is not None and site.validators else None
         if page is None:
             status, content_type, body = 404, "text/plain", b"not found"
         elif etag is not None and asked == etag:
@@ -152,7 +174,9 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         if etag is not None:
             self.send_header("ETag", etag)
-            self.send_header("Last-Modified", LAST_MODIFIED)
+            self.send_header("Last-Modified", _LAST_MODIFIED)
+        for name, value in site.headers.get(self.path, {}).items():
+            self.send_header(name, value)
         if status != 304:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -184,3 +208,50 @@ def serve(site: LocalSite) -> Iterator[LocalSite]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def sitemap_index(base: str, *paths: str) -> tuple[str, bytes]:
+    """A `LocalSite` page: a sitemap index listing `base` + each of `paths`."""
+    children = "".join(f"<sitemap><loc>{base}{path}</loc></sitemap>" for path in paths)
+    return "application/xml", (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{children}</sitemapindex>"
+    ).encode()
+
+
+@dataclass(frozen=True)
+class BackgroundCrawl:
+    """A `newsarchive crawl` running in a subprocess. Its stderr goes to a file, never to a pipe
+    that a chatty crawl could fill and then block on; stdout is discarded."""
+
+    process: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def finish(self, timeout: float) -> CliResult:
+        """Wait for the crawl to end: its exit code and everything it wrote to stderr."""
+        returncode = self.process.wait(timeout=timeout)
+        self.stderr.seek(0)
+        return CliResult(returncode, "", self.stderr.read().decode("utf-8", "replace"))
+
+
+@contextmanager
+def background_crawl(config: Path, *args: str) -> Iterator[BackgroundCrawl]:
+    """Start `newsarchive crawl --config config *args`; killed (and reaped) if still running
+    when the block ends, however it ends. Call `finish` inside the block: the stderr file
+    goes with it."""
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            _command("crawl", "--config", config, *args),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            yield BackgroundCrawl(process, stderr)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()

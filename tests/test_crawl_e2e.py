@@ -7,7 +7,6 @@ written), and the site's second generation (one article edited, new ones publish
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -16,15 +15,13 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-from support import REPO, CliResult, newsarchive, records_of, warc_records, write_config
+from support import CliResult, newsarchive, records_of, warc_records, write_config
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.urls import canonical_url
+from archive.verify import record_validator
 from crawler.sample_server import SampleSite
-
-SCHEMA = json.loads((REPO / "config" / "record.schema.json").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -126,7 +123,7 @@ def test_every_article_archived_once_with_clean_text_and_metadata(history: Histo
 
 def test_records_follow_the_schema_and_point_at_their_response_record(history: History) -> None:
     for record in history.records["first"]:
-        jsonschema.validate(record, SCHEMA)
+        record_validator().validate(record)
         pointer = record["warc"]
         path = history.archive / "warc" / pointer["filename"]
         with path.open("rb") as stream:

@@ -6,7 +6,7 @@ import json
 import socket
 from pathlib import Path
 
-from support import CRAWL_SETTINGS, LocalSite, newsarchive, records_of, serve
+from support import LocalSite, local_config, newsarchive, records_of, serve, sitemap_index
 
 ARTICLE = (
     "<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
@@ -27,14 +27,6 @@ def _rss(base: str, numbers: range) -> tuple[str, bytes]:
     return "application/rss+xml", f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
 
 
-def _sitemap_index(base: str, *paths: str) -> tuple[str, bytes]:
-    children = "".join(f"<sitemap><loc>{base}{path}</loc></sitemap>" for path in paths)
-    return "application/xml", (
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}'
-        "</sitemapindex>"
-    ).encode()
-
-
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -45,34 +37,39 @@ def test_failed_listings_end_the_crawl_and_good_ones_are_fetched(tmp_path: Path)
     with serve(LocalSite()) as site:
         base = site.base_url
         site.pages["/good.xml"] = _rss(base, range(40))
+        # A feed whose server asks for no Referer on the links it lists.
+        site.pages["/private.xml"] = _rss(base, range(40, 45))
+        site.headers["/private.xml"] = {"Referrer-Policy": "no-referrer"}
         # Scrapy dropped URLs over 2,083 characters without a callback or errback: the crawl
         # then waited for that listing forever.
-        site.pages["/index.xml"] = _sitemap_index(base, "/missing-child.xml", LONG_PATH)
-        for n in range(40):
+        site.pages["/index.xml"] = sitemap_index(base, "/missing-child.xml", LONG_PATH)
+        for n in range(45):
             site.pages[f"/story/{n}.html"] = ("text/html", ARTICLE.format(n=n).encode())
         feeds = [
             f"{base}/good.xml",
+            f"{base}/private.xml",
             f"{base}/missing.xml",
             f"http://127.0.0.1:{_closed_port()}/x",
             f"{base}{LONG_PATH}.rss",
         ]
-        config = tmp_path / "crawl.toml"
-        config.write_text(
-            CRAWL_SETTINGS.format(
-                archive_dir=(tmp_path / "archive").as_posix(), timeout=5, allow_private="true"
-            ).replace("[crawl]", "[crawl]\nconcurrency = 2")
-            + f'[[source]]\nname = "mixed"\nfeeds = {json.dumps(feeds)}\n'
-            + f'sitemaps = ["{base}/index.xml"]\nallowed_domains = ["127.0.0.1"]\n',
-            encoding="utf-8",
+        config = local_config(
+            tmp_path / "crawl.toml",
+            tmp_path / "archive",
+            f'[[source]]\nname = "mixed"\nfeeds = {json.dumps(feeds)}\n'
+            f'sitemaps = ["{base}/index.xml"]\nallowed_domains = ["127.0.0.1"]\n',
+            concurrency=2,
         )
         result = newsarchive("crawl", "--config", config, "--json", timeout=60)
     assert result.returncode == 0, result.stderr
     summary = result.summary()
-    # good feed; 404 feed, refused connection, long-URL feed; the index, its two 404 children
-    assert summary["feeds_polled"] == 7
+    # two good feeds; 404 feed, refused connection, long-URL feed; the index, its 404 children
+    assert summary["feeds_polled"] == 8
     assert summary["feeds_failed"] == 5
-    assert summary["articles_new"] == 40
-    articles = [hit for hit in site.hits if hit.path.startswith("/story/")]
-    assert sorted(hit.path for hit in articles) == sorted(f"/story/{n}.html" for n in range(40))
-    assert {hit.referer for hit in articles} == {f"{base}/good.xml"}, "Referer: the feed"
-    assert len(records_of(tmp_path / "archive")) == 40
+    assert summary["articles_new"] == 45
+    articles = {hit.path: hit for hit in site.hits if hit.path.startswith("/story/")}
+    assert sorted(articles) == sorted(f"/story/{n}.html" for n in range(45))
+    assert sum(1 for hit in site.hits if hit.path.startswith("/story/")) == 45, "each once"
+    referers = {articles[f"/story/{n}.html"].referer for n in range(40)}
+    assert referers == {f"{base}/good.xml"}, "Referer: the feed"
+    assert {articles[f"/story/{n}.html"].referer for n in range(40, 45)} == {None}
+    assert len(records_of(tmp_path / "archive")) == 45

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -12,7 +10,14 @@ from pathlib import Path
 
 import duckdb
 from archives import sql
-from support import REPO, CliResult, newsarchive, records_of, write_config
+from support import (
+    BackgroundCrawl,
+    CliResult,
+    background_crawl,
+    newsarchive,
+    records_of,
+    write_config,
+)
 
 from crawler.sample_server import SampleSite
 
@@ -28,24 +33,18 @@ def test_query_sql_export_and_stats_while_a_crawl_writes(tmp_path: Path) -> None
         first = newsarchive("crawl", "--config", config, *outlets)
         assert first.returncode == 0, first.stderr
         before = len(records_of(archive))
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "crawl", "--config", str(config), "--source", "bulk"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        readers = [
-            partial(_query, archive),
-            partial(_sql_count, archive),
-            partial(_stats, archive),
-            partial(_export, archive, tmp_path / "export.parquet"),
-        ]
-        with ThreadPoolExecutor(len(readers)) as pool:
-            rounds = [pool.submit(_while_running, crawl, reader) for reader in readers]
-            results = [future.result() for future in rounds]
-        _, stderr = crawl.communicate(timeout=120)
-        assert crawl.returncode == 0, stderr
+        with background_crawl(config, "--source", "bulk") as crawl:
+            readers = [
+                partial(_query, archive),
+                partial(_sql_count, archive),
+                partial(_stats, archive),
+                partial(_export, archive, tmp_path / "export.parquet"),
+            ]
+            with ThreadPoolExecutor(len(readers)) as pool:
+                rounds = [pool.submit(_while_running, crawl, reader) for reader in readers]
+                results = [future.result() for future in rounds]
+            done = crawl.finish(timeout=120)
+        assert done.returncode == 0, done.stderr
     after = len(records_of(archive))
     assert after == before + BULK
     assert all(results), "a reader never ran while the crawl did"
@@ -55,10 +54,10 @@ def test_query_sql_export_and_stats_while_a_crawl_writes(tmp_path: Path) -> None
     assert any(before < n < after for n in sql_counts), f"no count saw the crawl midway: {results}"
 
 
-def _while_running(crawl: subprocess.Popen[str], reader: Callable[[], int]) -> list[int]:
+def _while_running(crawl: BackgroundCrawl, reader: Callable[[], int]) -> list[int]:
     """`reader` again and again until the crawl ends; what each call returned."""
     seen = []
-    while crawl.poll() is None:
+    while crawl.running():
         seen.append(reader())
     return seen
 

@@ -8,7 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from support import CRAWL_SETTINGS, LocalSite, newsarchive, serve
+from support import LocalSite, local_config, newsarchive, serve, sitemap_index
 
 from crawler.feeds import Entry
 from crawler.sitemaps import SitemapResult, parse_sitemap
@@ -74,7 +74,8 @@ def test_gzip_bomb_stops_at_the_cap() -> None:
 def test_truncated_gzip_and_garbage_gzip_are_errors_not_exceptions() -> None:
     body = gzip.compress(fixture("news-sitemap.xml"))
     assert parse_sitemap(body[:200], SITEMAP_URL).error == "truncated gzip data"
-    assert parse_sitemap(b"\x1f\x8b not gzip", SITEMAP_URL).error.startswith("bad gzip data")
+    garbage = parse_sitemap(b"\x1f\x8b not gzip", SITEMAP_URL).error
+    assert garbage is not None and garbage.startswith("bad gzip data")
 
 
 def test_truncated_sitemap_reports_error_and_keeps_recovered_entries() -> None:
@@ -101,28 +102,17 @@ def test_hostile_sitemap_is_refused_plain_and_gzipped(name: str) -> None:
         assert result == SitemapResult((), (), "declares XML entities (refused)")
 
 
-def _index(base: str, *paths: str) -> tuple[str, bytes]:
-    children = "".join(f"<sitemap><loc>{base}{path}</loc></sitemap>" for path in paths)
-    return "application/xml", (
-        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"{children}</sitemapindex>"
-    ).encode()
-
-
 def test_sitemap_indexes_listing_themselves_or_each_other_are_fetched_once(tmp_path: Path) -> None:
     # A server that never answers 304 and indexes that list themselves and each other: the
     # crawl used to fetch them round and round, until killed, filling the WARC.
     with serve(LocalSite(validators=False)) as site:
-        site.pages["/a.xml"] = _index(site.base_url, "/a.xml", "/b.xml")
-        site.pages["/b.xml"] = _index(site.base_url, "/a.xml", "/b.xml")
-        config = tmp_path / "crawl.toml"
-        config.write_text(
-            CRAWL_SETTINGS.format(
-                archive_dir=(tmp_path / "archive").as_posix(), timeout=5, allow_private="true"
-            )
-            + f'[[source]]\nname = "loop"\nsitemaps = ["{site.base_url}/a.xml"]\n'
+        site.pages["/a.xml"] = sitemap_index(site.base_url, "/a.xml", "/b.xml")
+        site.pages["/b.xml"] = sitemap_index(site.base_url, "/a.xml", "/b.xml")
+        config = local_config(
+            tmp_path / "crawl.toml",
+            tmp_path / "archive",
+            f'[[source]]\nname = "loop"\nsitemaps = ["{site.base_url}/a.xml"]\n'
             'allowed_domains = ["127.0.0.1"]\n',
-            encoding="utf-8",
         )
         result = newsarchive("crawl", "--config", config, "--json", timeout=30)
     assert result.returncode == 0, result.stderr

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from support import REPO, newsarchive, write_config
+from support import background_crawl, newsarchive, write_config
 
 from crawler.config import load_config
 from crawler.sample_server import SampleSite
@@ -56,22 +54,14 @@ def test_status_before_any_run_and_after_a_cron_mode_crawl(
 
 def test_status_shows_a_crawl_in_progress(site: SampleSite, tmp_path: Path) -> None:
     config = write_config(tmp_path / "sources.toml", site, tmp_path / "archive")
-    crawl = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "crawl", "--config", str(config), "--source", "daily"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with background_crawl(config, "--source", "daily") as crawl:
         deadline = time.monotonic() + 20
         while (outcome := status_json(config)["daily"]["outcome"]) == "never ran":
             assert time.monotonic() < deadline, "the run never showed up"
             time.sleep(0.2)
         assert outcome == "running"
-        assert crawl.wait(timeout=60) == 0
-    finally:
-        if crawl.poll() is None:
-            crawl.kill()
+        done = crawl.finish(timeout=60)
+        assert done.returncode == 0, done.stderr
     assert status_json(config)["daily"]["outcome"] == "finished"
 
 

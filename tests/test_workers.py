@@ -11,9 +11,10 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from support import REPO
+
 from crawler.workers import Workers
 
-REPO = Path(__file__).resolve().parents[1]
 POOL_THEN_WAIT = """\
 import asyncio, os
 from crawler.workers import Workers
@@ -40,22 +41,25 @@ def _alive(pid: int) -> bool:
 def test_workers_exit_when_the_crawl_process_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "pool.py"
     script.write_text(POOL_THEN_WAIT)
-    crawl = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, str(script)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert crawl.stdout is not None
-    workers = [int(pid) for pid in crawl.stdout.readline().split()]
-    assert workers and all(_alive(pid) for pid in workers)
-    crawl.send_signal(signal.SIGKILL)
-    crawl.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in workers), "workers outlived the killed crawl"
+    ) as crawl:
+        try:
+            assert crawl.stdout is not None
+            workers = [int(pid) for pid in crawl.stdout.readline().split()]
+            assert workers and all(_alive(pid) for pid in workers)
+            crawl.send_signal(signal.SIGKILL)
+            crawl.wait()
+            deadline = time.monotonic() + 10
+            while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not any(_alive(pid) for pid in workers), "workers outlived the killed crawl"
+        finally:
+            crawl.kill()  # a no-op once the test has killed it; leaving the block reaps it
 
 
 def _die() -> None:
