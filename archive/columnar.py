@@ -15,7 +15,7 @@ repaired tail) is not used and is rewritten by the next `compact_archive`, which
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -77,10 +77,11 @@ def fresh_twin(layout: ArchiveLayout, day_file: Path) -> Path | None:
         return None
 
 
-def typed_records(files: Sequence[Path]) -> str:
+def typed_records(files: Sequence[Path], locate: Callable[[Path], str] = str) -> str:
     """A SELECT of the complete lines of JSONL `files` with the columns of `RECORD_COLUMNS`.
 
-    Times become TIMESTAMPTZ. A line that is not valid JSON (a torn tail) is skipped.
+    Times become TIMESTAMPTZ. A line that is not valid JSON (a torn tail) is skipped. `locate`
+    turns a file into the path or URL DuckDB reads it by.
     """
     columns = ", ".join(
         f"TRY_CAST({name} AS TIMESTAMPTZ) AS {name}" if name in TIME_COLUMNS else name
@@ -91,7 +92,7 @@ def typed_records(files: Sequence[Path]) -> str:
             f"CAST(NULL AS {kind}) AS {name}" for name, kind in RECORD_COLUMNS.items()
         )
         return f"SELECT {columns} FROM (SELECT {empty}) WHERE false"
-    paths = ", ".join(sql_literal(str(path)) for path in files)
+    paths = ", ".join(sql_literal(locate(path)) for path in files)
     types = ", ".join(
         f"{sql_literal(name)}: {sql_literal(kind)}" for name, kind in RECORD_COLUMNS.items()
     )

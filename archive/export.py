@@ -31,6 +31,7 @@ from archive.sql import (
     copy_to,
     duckdb_errors,
     open_views,
+    refuse_inside_archive,
 )
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv")
@@ -45,6 +46,7 @@ def export_records(layout: ArchiveLayout, filters: Filters, fmt: str, out: Path)
     """Write the selected records to `out` in `fmt`; return how many. Never touches the archive."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    refuse_inside_archive(layout, out)
     db = open_catalog(layout)
     try:
         with _complete_file(out) as partial:

@@ -10,9 +10,13 @@ A closed month or day with a fresh Parquet twin (`archive.columnar`) is read fro
 which is ten times faster than parsing its JSON; the other days (today, or a twin not yet
 rewritten) from the JSONL. Either way the rows and types are the same.
 
-DuckDB runs in memory and may only read the records and their twins (and write the one output
-file we name), and only a single SELECT is accepted, so nothing a user types can change the
-archive. A torn final line (an interrupted or ongoing write) fails to parse and is skipped.
+Nothing a user types can change the archive, by two independent walls:
+- DuckDB's own parser classifies the statement, and only a plain SELECT runs (no EXPLAIN, which
+  can wrap and ANALYZE-execute anything; no COPY, EXPORT, CREATE, ATTACH, SET, PRAGMA, CALL);
+- the archive is not on DuckDB's file allow-lists at all: it reads the records and their twins
+  through `ReadOnlyFileSystem`, which has no write path. The allow-lists hold only the one output
+  file we name and a private spill directory, and the configuration is locked.
+A torn final line (an interrupted or ongoing write) fails to parse and is skipped.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from archive.columnar import (
 from archive.columnar import TIME_COLUMNS as TIME_COLUMNS  # for export
 from archive.errors import ArchiveError, UsageError
 from archive.layout import ArchiveLayout
+from archive.readonlyfs import ReadOnlyFileSystem, readonly_url
 from archive.records import RecordStore
 
 MEMORY_LIMIT = "1GB"  # larger sorts and joins spill to a temporary directory instead
@@ -67,10 +72,12 @@ def open_views(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with the views `articles` and `latest` over `files` (default: all).
 
-    Only the records and their twins can be read, and only `output` (if given) and the spill
-    directory (`current_setting('temp_directory')`) written; the settings are locked before the
-    connection is handed out.
+    The records and their twins are read through `ReadOnlyFileSystem`; only `output` (if given,
+    and never inside the archive) and the spill directory (`current_setting('temp_directory')`)
+    can be written. The settings are locked before the connection is handed out.
     """
+    if output is not None:
+        refuse_inside_archive(layout, output)
     records_dir = layout.records_dir
     files = RecordStore(records_dir).files() if files is None else files
     with tempfile.TemporaryDirectory(prefix="newsarchive-sql-") as spill:
@@ -78,17 +85,21 @@ def open_views(
             config={
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
+                "allow_community_extensions": False,
+                "allow_persistent_secrets": False,
                 "memory_limit": memory_limit,
                 "temp_directory": spill,
             }
         )
         try:
+            readable = [records_dir, twins_dir(layout)]
+            con.register_filesystem(ReadOnlyFileSystem(readable))
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET parquet_metadata_cache = true")  # `latest` reads the twins twice
             con.execute(f"CREATE VIEW articles AS {articles_select(layout, files)}")
             con.execute(f"CREATE VIEW latest AS {LATEST}")
-            readable = [str(records_dir), str(twins_dir(layout)), spill]
-            con.execute("SET allowed_directories = ?", [readable])
+            allowed = [readonly_url(path) + "/" for path in readable] + [spill + "/"]
+            con.execute("SET allowed_directories = ?", [allowed])
             if output is not None:
                 con.execute("SET allowed_paths = ?", [[str(output)]])
             con.execute("SET enable_external_access = false")
@@ -98,15 +109,25 @@ def open_views(
             con.close()
 
 
+def refuse_inside_archive(layout: ArchiveLayout, output: Path) -> None:
+    """A UsageError if `output` (symlinks resolved) lies inside the archive: readers never write
+    there, whatever name they are given."""
+    root = layout.root.resolve()
+    target = output.resolve()
+    if target == root or root in target.parents:
+        raise UsageError(f"{output}: inside the archive {root}; write the output elsewhere")
+
+
 def articles_select(layout: ArchiveLayout, files: Sequence[Path]) -> str:
     """The `articles` view over `files`: their fresh Parquet twins where they have one, else JSONL.
 
-    Both halves have the columns and types of `RECORD_COLUMNS`, plus `is_duplicate`.
+    Both halves have the columns and types of `RECORD_COLUMNS`, plus `is_duplicate`; both are
+    read through `ReadOnlyFileSystem` (see `open_views`).
     """
     twins, lines = twin_sources(layout, files)
-    select = typed_records(lines)
+    select = typed_records(lines, readonly_url)
     if twins:
-        paths = ", ".join(sql_literal(str(path)) for path in twins)
+        paths = ", ".join(sql_literal(readonly_url(path)) for path in twins)
         columns = ", ".join(RECORD_COLUMNS)
         select = f"SELECT {columns} FROM read_parquet([{paths}]) UNION ALL {select}"
     return f"SELECT *, duplicate_of IS NOT NULL AS is_duplicate FROM ({select})"
@@ -121,8 +142,9 @@ def single_select(query: str) -> str:
     if len(statements) != 1:
         raise UsageError(f"sql: expected one statement, got {len(statements)}")
     statement = statements[0]
-    if statement.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
-        raise UsageError("sql: only SELECT is allowed: the archive is read-only")
+    if statement.type != duckdb.StatementType.SELECT:
+        kind = str(statement.type).rsplit(".", 1)[-1]
+        raise UsageError(f"sql: only a SELECT is allowed, not {kind}: the archive is read-only")
     return statement.query.strip().rstrip(";")
 
 
