@@ -2,27 +2,56 @@
 
 Both `query` and `sql` print tables; the rows stream through, so a long result costs no memory:
 column widths come from the first rows, and later cells that are wider are cut with an ellipsis.
+Archived strings are hostile: a title may hold escape sequences that clear the screen or set the
+window title. A table cell shows every control character as a visible escape (`terminal_safe`),
+and so does CSV or JSON Lines written to a terminal (`for_terminal`); piped, those stay exact.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain, islice
 from typing import TextIO
 
+# C0 and C1 controls (tab and newline aside, for the text formats), DEL, and the bidirectional
+# overrides and isolates that can make a line read as something else.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SAMPLE_ROWS = 200
 MIN_WIDTH = 6
 GAP = "  "
 
 
 def cell_text(value: object) -> str:
-    """One line of text for a cell: None is empty, times are ISO 8601, newlines become spaces."""
+    """One line of text for a cell: None is empty, times are ISO 8601, newlines become spaces,
+    control characters visible escapes."""
     if value is None:
         return ""
-    return " ".join(_plain(value).split())
+    return terminal_safe(" ".join(_plain(value).split()))
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character a terminal would act on shown as `\\xNN`/`\\uNNNN`."""
+    return _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+class _TerminalSafe:
+    """A text stream that writes through `terminal_safe`."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+
+def for_terminal(stream: TextIO = sys.stdout) -> TextIO:
+    """`stream`, or a wrapper escaping control characters when it is a terminal."""
+    return _TerminalSafe(stream) if stream.isatty() else stream  # type: ignore[return-value]
 
 
 def _plain(value: object) -> str:

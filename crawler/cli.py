@@ -19,7 +19,7 @@ from archive.errors import NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, time_bound
 from archive.reindex import reindex_archive
-from archive.table import render_table, write_csv, write_jsonl
+from archive.table import for_terminal, render_table, write_csv, write_jsonl
 from archive.verify import verify_archive
 from crawler.config import load_config
 
@@ -285,10 +285,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     db = open_catalog(layout)
     try:
         hits = find(db, filters)
-        if args.format == "jsonl":
+        if args.format == "jsonl" and not sys.stdout.isatty():  # the stored bytes, exactly
             sys.stdout.buffer.writelines(read_lines(layout.records_dir, hits))
+        elif args.format == "jsonl":
+            for line in read_lines(layout.records_dir, hits):
+                for_terminal().write(line.decode("utf-8", "replace"))
         elif args.format == "csv":
-            write_csv(HIT_COLUMNS, (hit.row() for hit in hits), sys.stdout)
+            write_csv(HIT_COLUMNS, (hit.row() for hit in hits), for_terminal())
         else:
             rows = (hit.table_row() for hit in hits)
             print(*render_table(TABLE_COLUMNS, rows, shutil.get_terminal_size().columns), sep="\n")
@@ -311,7 +314,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 print(*render_table(result.columns, result.rows, width), sep="\n")
             else:
                 write = write_csv if args.format == "csv" else write_jsonl
-                write(result.columns, result.rows, sys.stdout)
+                write(result.columns, result.rows, for_terminal())
         return 0
     output = args.output.resolve()
     with open_views(layout, output=output) as con:
