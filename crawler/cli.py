@@ -13,72 +13,24 @@ import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 
 from archive.errors import NewsarchiveError, UsageError
-from archive.layout import ArchiveLayout
-from archive.query import RANK_WINDOW, Filters, time_bound
 from archive.reindex import reindex_archive
 from archive.table import for_terminal, render_table, write_csv, write_jsonl
 from archive.verify import verify_archive
+from crawler.commands import EXTRA_COMMANDS
+from crawler.commands.arguments import (
+    archive_layout,
+    archive_options,
+    filter_options,
+    logging_options,
+    record_filters,
+)
 from crawler.config import load_config
 
 logger = logging.getLogger("newsarchive")
-
-
-def _archive_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="config file (TOML); its [archive].dir is used")
-    parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
-
-
-def _logging_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log (-vv: Scrapy's too)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
-    parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
-
-
-def _filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
-    parser.add_argument("--source", action="append", default=[], metavar="S", help="repeatable")
-    parser.add_argument(
-        "--since", metavar="DATE", help="published on/after DATE (fetch time if none was found)"
-    )
-    parser.add_argument(
-        "--until", metavar="DATE", help="published up to DATE, inclusive (fetch time if none)"
-    )
-    parser.add_argument(
-        "--search",
-        metavar="TEXT",
-        help='full text over title + text, best match first: words, "a phrase", prefix*, OR, NOT'
-        f"; over {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
-        f" {RANK_WINDOW:,} most recently archived); title:WORD searches and ranks titles alone",
-    )
-    parser.add_argument("--language", action="append", default=[], metavar="L", help="e.g. en")
-    parser.add_argument(
-        "--include-duplicates", action="store_true", help="also records duplicating another URL"
-    )
-    parser.add_argument("--all-versions", action="store_true", help="not only the latest version")
-    parser.add_argument(
-        "--limit",
-        type=int,
-        default=default_limit,
-        metavar="N",
-        help=f"at most N records (default: {default_limit or 'all'}; 0: all)",
-    )
-
-
-def _filters(args: argparse.Namespace) -> Filters:
-    return Filters(
-        sources=tuple(args.source),
-        since=time_bound(args.since) if args.since else None,
-        until=time_bound(args.until, end=True) if args.until else None,
-        search=args.search,
-        languages=tuple(args.language),
-        include_duplicates=args.include_duplicates,
-        all_versions=args.all_versions,
-        limit=args.limit or None,
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="newsarchive",
         description="Archive news feeds and sitemaps as WARC plus clean-text JSON records.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     crawl = commands.add_parser("crawl", help="one pass over every (or the named) source")
@@ -99,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this source (repeatable)",
     )
     crawl.add_argument("--json", action="store_true", help="print the summary as JSON")
-    _logging_options(crawl)
+    logging_options(crawl)
 
     demo = commands.add_parser(
         "demo", help="crawl a bundled sample news site on 127.0.0.1, offline"
@@ -111,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to archive (default: ./demo-archive)",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
-    _logging_options(demo)
+    logging_options(demo)
 
     verify = commands.add_parser("verify", help="check every WARC file and every JSON record")
-    _archive_options(verify)
+    archive_options(verify)
     verify.add_argument(
         "--repair",
         action="store_true",
@@ -122,11 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     reindex = commands.add_parser("reindex", help="rebuild catalog.sqlite from WARC and records")
-    _archive_options(reindex)
+    archive_options(reindex)
 
     wacz = commands.add_parser("wacz", help="package the archive as a WACZ 1.1.1 file")
     wacz.add_argument("out", type=Path, metavar="OUT.wacz", help="the file to write")
-    _archive_options(wacz)
+    archive_options(wacz)
     wacz.add_argument(
         "--source", action="append", default=[], metavar="S", help="only this source (repeatable)"
     )
@@ -141,15 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument(
         "--archive-dir", type=Path, help="archive directory (overrides the config)"
     )
-    _logging_options(schedule)
+    logging_options(schedule)
 
     status = commands.add_parser("status", help="per source: last run, errors, next run")
     status.add_argument("--config", type=Path, required=True, help="config file (TOML)")
     status.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     query = commands.add_parser("query", help="find archived articles (full text, filters)")
-    _archive_options(query)
-    _filter_options(query, default_limit=100)
+    archive_options(query)
+    filter_options(query, default_limit=100)
     query.add_argument(
         "--format",
         choices=("table", "jsonl", "csv"),
@@ -159,20 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", help="SQL (DuckDB) over the views `articles` and `latest`")
     sql.add_argument("query", metavar="SQL", help='one SELECT, e.g. "SELECT count(*) FROM latest"')
-    _archive_options(sql)
+    archive_options(sql)
     sql.add_argument("--format", choices=("table", "csv", "jsonl", "parquet"), default="table")
     sql.add_argument("--output", type=Path, metavar="FILE", help="write here (parquet needs it)")
 
     export = commands.add_parser("export", help="export records as Parquet, JSON Lines or CSV")
     export.add_argument("out", type=Path, metavar="OUT", help="the file to write")
     export.add_argument("--format", choices=("parquet", "jsonl", "csv"), required=True)
-    _archive_options(export)
-    _filter_options(export, default_limit=None)
+    archive_options(export)
+    filter_options(export, default_limit=None)
 
     stats = commands.add_parser("stats", help="records per source per day, duplicates, failures")
-    _archive_options(stats)
+    archive_options(stats)
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+    for module in EXTRA_COMMANDS:
+        module.add_arguments(
+            commands.add_parser(
+                module.NAME,
+                help=module.HELP,
+                description=module.__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        )
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (a source checkout not installed: "unknown")."""
+    try:
+        return metadata.version("newsarchive")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def setup_logging(args: argparse.Namespace) -> None:
@@ -196,14 +166,6 @@ def setup_logging(args: argparse.Namespace) -> None:
     # No DEBUG records are built unless shown; WARNING always reaches the run's error list.
     root.setLevel(logging.DEBUG if args.verbose >= 2 else min(level, logging.WARNING))
     logging.captureWarnings(True)
-
-
-def archive_layout(args: argparse.Namespace) -> ArchiveLayout:
-    if args.archive_dir is not None:
-        return ArchiveLayout(args.archive_dir.resolve())
-    if args.config is not None:
-        return ArchiveLayout(load_config(args.config).archive.dir)
-    return ArchiveLayout(Path("data").resolve())
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -281,10 +243,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     from archive.query import HIT_COLUMNS, TABLE_COLUMNS, find, open_catalog, read_lines
 
     layout = archive_layout(args)
-    filters = _filters(args)
+    selection = record_filters(args)
     db = open_catalog(layout)
     try:
-        hits = find(db, filters)
+        hits = find(db, selection)
         if args.format == "jsonl" and not sys.stdout.isatty():  # the stored bytes, exactly
             sys.stdout.buffer.writelines(read_lines(layout.records_dir, hits))
         elif args.format == "jsonl":
@@ -327,7 +289,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from archive.export import export_records
 
-    count = export_records(archive_layout(args), _filters(args), args.format, args.out.resolve())
+    count = export_records(
+        archive_layout(args), record_filters(args), args.format, args.out.resolve()
+    )
     print(f"exported {count} records to {args.out}")
     return 0
 
@@ -363,7 +327,7 @@ COMMANDS = {
     "sql": cmd_sql,
     "export": cmd_export,
     "stats": cmd_stats,
-}
+} | {module.NAME: module.run for module in EXTRA_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,73 @@
+"""Arguments several commands share: where the archive is, logging, and the record filters."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from archive.layout import ArchiveLayout
+from archive.query import RANK_WINDOW, Filters, time_bound
+from crawler.config import load_config
+
+
+def archive_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (TOML); its [archive].dir is used")
+    parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
+
+
+def logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log (-vv: Scrapy's too)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+
+
+def filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
+    parser.add_argument("--source", action="append", default=[], metavar="S", help="repeatable")
+    parser.add_argument(
+        "--since", metavar="DATE", help="published on/after DATE (fetch time if none was found)"
+    )
+    parser.add_argument(
+        "--until", metavar="DATE", help="published up to DATE, inclusive (fetch time if none)"
+    )
+    parser.add_argument(
+        "--search",
+        metavar="TEXT",
+        help='full text over title + text, best match first: words, "a phrase", prefix*, OR, NOT'
+        f"; over {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
+        f" {RANK_WINDOW:,} most recently archived); title:WORD searches and ranks titles alone",
+    )
+    parser.add_argument("--language", action="append", default=[], metavar="L", help="e.g. en")
+    parser.add_argument(
+        "--include-duplicates", action="store_true", help="also records duplicating another URL"
+    )
+    parser.add_argument("--all-versions", action="store_true", help="not only the latest version")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=default_limit,
+        metavar="N",
+        help=f"at most N records (default: {default_limit or 'all'}; 0: all)",
+    )
+
+
+def record_filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        sources=tuple(args.source),
+        since=time_bound(args.since) if args.since else None,
+        until=time_bound(args.until, end=True) if args.until else None,
+        search=args.search,
+        languages=tuple(args.language),
+        include_duplicates=args.include_duplicates,
+        all_versions=args.all_versions,
+        limit=args.limit or None,
+    )
+
+
+def archive_layout(args: argparse.Namespace) -> ArchiveLayout:
+    if args.archive_dir is not None:
+        return ArchiveLayout(args.archive_dir.resolve())
+    if args.config is not None:
+        return ArchiveLayout(load_config(args.config).archive.dir)
+    return ArchiveLayout(Path("data").resolve())
