@@ -11,6 +11,10 @@ Three tables live in `catalog.sqlite` next to the crawl's own:
   of records per word for all columns, so `title:election` in `search_text` reads every record
   whose text says "election" (most of them). A catalog from before it existed gets it, filled
   from `search_docs`, the first time a writer opens the index.
+- `search_cjk`: title + text by trigram, of the records holding Chinese, Japanese or Korean
+  characters only (written without spaces, they defeat the word index; see `archive.search`).
+  It keeps its text (substrings under three characters are found by scanning it). A catalog
+  from before it lacks it until `reindex`, since the catalog alone cannot fill it.
 
 The crawl adds each record inside the catalog transaction that stores it, so a committed catalog
 never indexes a record that is not on disk. `reindex` rebuilds both tables from the records with
@@ -29,6 +33,7 @@ from typing import Any
 
 from archive.errors import ArchiveError
 from archive.records import RecordLocation, RecordStore
+from archive.search import CJK
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS search_docs (
@@ -59,12 +64,13 @@ SCHEMA = (
         title, content='', tokenize='unicode61 remove_diacritics 2'
     )""",
 )
+CJK_TABLE = "CREATE VIRTUAL TABLE search_cjk USING fts5(title, text, tokenize='trigram')"
 
 _DOC_COLUMNS = (
     "id, canonical_url, version, latest, duplicate, source, "
     "published, fetched_at, sort_time, language, title, url, file, offset, length"
 )
-_FTS_TABLES = ("search_text", "search_title")
+_FTS_TABLES = ("search_text", "search_title", "search_cjk")
 _INSERT = (
     f"INSERT OR IGNORE INTO search_docs ({_DOC_COLUMNS}) "
     "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -110,10 +116,14 @@ class FullTextIndex:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         try:
-            titles = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_title'")
-            fill_titles = titles.fetchone() is None
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            fill_titles = "search_title" not in tables
             for statement in SCHEMA:
                 db.execute(statement)
+            empty = db.execute("SELECT 1 FROM search_docs LIMIT 1").fetchone() is None
+            if "search_cjk" not in tables and empty:
+                db.execute(CJK_TABLE)
+            self._cjk = "search_cjk" in tables or empty
             if fill_titles:  # a catalog from before `search_title`
                 db.execute(_FILL_TITLES)
                 db.execute("INSERT INTO search_title (search_title) VALUES ('optimize')")
@@ -137,6 +147,7 @@ class FullTextIndex:
             (rowid, title, record.get("text") or ""),
         )
         self._db.execute("INSERT INTO search_title (rowid, title) VALUES (?, ?)", (rowid, title))
+        self._add_cjk([(rowid, record)])
         self._db.execute(
             "UPDATE search_docs SET latest = 0 WHERE canonical_url = ? AND version < ? AND latest",
             (canonical, version),
@@ -147,15 +158,28 @@ class FullTextIndex:
             (rowid, canonical, version),
         )
 
+    def _add_cjk(self, numbered: Iterable[tuple[object, Mapping[str, Any]]]) -> None:
+        """Index by trigram the records holding CJK characters (rowids already in search_docs)."""
+        if not self._cjk:
+            return
+        texts = ((rowid, r.get("title") or "", r.get("text") or "") for rowid, r in numbered)
+        rows = [row for row in texts if CJK.search(row[1]) or CJK.search(row[2])]
+        self._db.executemany("INSERT INTO search_cjk (rowid, title, text) VALUES (?, ?, ?)", rows)
+
+    def _tables(self) -> tuple[str, ...]:
+        return _FTS_TABLES if self._cjk else _FTS_TABLES[:-1]
+
     def clear(self) -> None:
         """Forget every indexed record (before a rebuild), keeping the tables."""
         self._db.execute("DELETE FROM search_docs")
-        for table in _FTS_TABLES:
+        for table in _FTS_TABLES[:-1]:  # contentless: no rows to delete
             self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
+        if self._cjk:
+            self._db.execute("DELETE FROM search_cjk")
 
     def optimize(self) -> None:
         """Merge the FTS5 segments into one: slower to write, faster to search. After a rebuild."""
-        for table in _FTS_TABLES:
+        for table in self._tables():
             self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
     def add_many(
@@ -185,6 +209,13 @@ class FullTextIndex:
                 _INSERT_TITLE_IF_NEW,
                 [(rowid, r.get("title") or "", rowid, r["id"]) for rowid, r, _ in numbered],
             )
+            new = {
+                row
+                for (row,) in self._db.execute(
+                    "SELECT rowid FROM search_docs WHERE rowid >= ?", (start,)
+                )
+            }
+            self._add_cjk((rowid, r) for rowid, r, _ in numbered if rowid in new)
             count += len(chunk)
         self._db.execute(
             "UPDATE search_docs AS d SET latest = 0 WHERE latest AND EXISTS (SELECT 1 FROM "

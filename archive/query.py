@@ -5,9 +5,9 @@ What `query` and `export` select is decided here, once:
   `include_duplicates` shows records whose text duplicates another URL's, `all_versions` shows
   every version;
 - `since`/`until` compare the published time, or the fetch time when a record has none;
-- `search` is an FTS5 query over title + text: words, "a phrase", prefix*, AND/OR/NOT, title:word;
-  one restricted to the title as a whole (`title:word`, `title:"a phrase"`, `title:(a OR b)`) is
-  answered from the titles-only index, ten times faster, and ranked by bm25 over the titles
+- `search` is what people type, read by `archive.search` (words, "a phrase", -word, OR,
+  prefix*, title:, or FTS5's own syntax after `fts:`); one restricted to the title as a whole
+  is answered from the titles-only index, ten times faster, and ranked by bm25 over the titles
   alone (a short title holding the word first) rather than over title + text;
 - order: best match first when searching (bm25), then published (falling back to fetched)
   newest first, then id, so the same archive always gives the same order;
@@ -21,7 +21,6 @@ indexed record is already complete on disk (the crawl commits the index after th
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from archive.catalog import connect_read_only
 from archive.errors import ArchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.records import RecordLocation
+from archive.search import RAW_PREFIX, Search, compile_search
 
 # The columns of a hit, in the order `Hit` takes them; also the CSV header of `query`.
 HIT_COLUMNS = (
@@ -133,7 +133,7 @@ def open_catalog(layout: ArchiveLayout) -> sqlite3.Connection:
 
 
 def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
-    """The selected records in result order; a bad search expression is a UsageError.
+    """The selected records in result order; a bad search is a UsageError saying what is wrong.
 
     A broad search (more than `RANK_WINDOW` matches) is not ranked by bm25, whose cost grows
     with the number of records holding each search term (seconds for a common word in a big
@@ -150,7 +150,8 @@ def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
         problem = str(exc)
         if filters.search is not None and any(mark in problem for mark in _SEARCH_MISTAKES):
             raise UsageError(
-                f"bad search {filters.search!r}: {exc} (quote phrases: '\"DDoS attack\"')"
+                f"bad search {filters.search!r}: {exc} (FTS5 query syntax, as {RAW_PREFIX!r} asks; "
+                "without it the words are searched as typed)"
             ) from None
         raise ArchiveError(f"cannot read catalog: {exc}") from exc
 
@@ -162,59 +163,38 @@ def rank_window(limit: int) -> int:
 
 @dataclass(frozen=True)
 class _Plan:
-    index: str  # the FTS5 table that answers the search
+    search: Search | None  # how the search is answered, if there is one
     broad: bool  # more than RANK_WINDOW records match the search
     start: int | None  # the oldest rowid a broad search with a limit considers
 
 
-_TITLE_FILTER = re.compile(r"\s*(?:title|\{\s*title\s*\})\s*:\s*", re.IGNORECASE)
-_PHRASE = re.compile(r'(?:"(?:[^"]|"")*"|[^\s"(){}:*^+-]+)\*?')
-
-
-def _title_only(search: str) -> bool:
-    """Whether every phrase of `search` is restricted to the title, and nothing else: a column
-    filter `title:` on one phrase, or on one parenthesised group with no filters of its own."""
-    match = _TITLE_FILTER.match(search)
-    if match is None:
-        return False
-    rest = search[match.end() :].rstrip()
-    if _PHRASE.fullmatch(rest):
-        return True
-    if not rest.startswith("(") or ":" in rest or "{" in rest:
-        return False
-    depth, quoted = 0, False
-    for position, char in enumerate(rest):
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in "()":
-            depth += 1 if char == "(" else -1
-            if depth == 0:
-                return position == len(rest) - 1
-    return False
+def _fts_tables(db: sqlite3.Connection) -> set[str]:
+    rows = db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'search\\_%' ESCAPE '\\'")
+    return {name for (name,) in rows}
 
 
 def _plan(db: sqlite3.Connection, filters: Filters) -> _Plan:
     """Which index answers the search, whether it is broad, and where a broad window starts."""
     if filters.search is None:
-        return _Plan(index="search_text", broad=False, start=None)
-    index = "search_text"
-    if _title_only(filters.search):
-        found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_title'").fetchone()
-        index = "search_title" if found else index  # else a catalog no writer has opened since
+        return _Plan(search=None, broad=False, start=None)
+    search = compile_search(filters.search, _fts_tables(db))
+    if not search.ranked:
+        return _Plan(search=search, broad=False, start=None)
+    index = search.index
     # In rowid order: FTS5 reads a doclist backwards more slowly (a third, for a narrow search).
     many = db.execute(
         f"SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT 1 OFFSET ?",
-        (filters.search, RANK_WINDOW),
+        (search.match, RANK_WINDOW),
     ).fetchone()
     if many is None or filters.limit is None:
-        return _Plan(index=index, broad=many is not None, start=None)
-    where, params = _conditions(filters, index)
+        return _Plan(search=search, broad=many is not None, start=None)
+    where, params = _conditions(filters, search)
     row = db.execute(
         f"SELECT f.rowid FROM {_search_join(index)} WHERE {' AND '.join(where)} "
         "ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
         [*params, rank_window(filters.limit) - 1],
     ).fetchone()
-    return _Plan(index=index, broad=True, start=None if row is None else int(row[0]))
+    return _Plan(search=search, broad=True, start=None if row is None else int(row[0]))
 
 
 def _hit(row: tuple[Any, ...]) -> Hit:
@@ -243,12 +223,15 @@ def _search_join(index: str) -> str:
     return f"{index} f JOIN search_docs d ON d.rowid = f.rowid"
 
 
-def _conditions(filters: Filters, index: str) -> tuple[list[str], list[object]]:
+def _conditions(filters: Filters, search: Search | None) -> tuple[list[str], list[object]]:
     where: list[str] = []
     params: list[object] = []
-    if filters.search is not None:
-        where.append(f"{index} MATCH ?")
-        params.append(filters.search)
+    if search is not None and search.match is not None:
+        where.append(f"{search.index} MATCH ?")
+        params.append(search.match)
+    if search is not None and search.condition is not None:
+        where.append(search.condition)
+        params.extend(search.params)
     if not filters.all_versions:
         where.append("d.latest")
     if not filters.include_duplicates:
@@ -268,16 +251,18 @@ def _conditions(filters: Filters, index: str) -> tuple[list[str], list[object]]:
 
 def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
     columns = ", ".join(f"d.{name}" for name in HIT_COLUMNS)
-    where, params = _conditions(filters, plan.index)
+    search = plan.search
+    where, params = _conditions(filters, search)
     sql = f"SELECT {columns}, d.file, d.offset, d.length FROM search_docs d"
     order = "d.sort_time DESC, d.id"
     order_params: list[object] = []
-    if filters.search is not None:
-        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_search_join(plan.index)}"
-        order = f"bm25({plan.index}), {order}"
-    if plan.broad:
-        in_title = f"SELECT rowid FROM {plan.index} WHERE {plan.index} MATCH ?"
-        order_params.append(f"{{title}} : ({filters.search})")
+    if search is not None:
+        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_search_join(search.index)}"
+        if search.ranked:
+            order = f"bm25({search.index}), {order}"
+    if plan.broad and search is not None:
+        in_title = f"SELECT rowid FROM {search.index} WHERE {search.index} MATCH ?"
+        order_params.append(f"{{title}} : ({search.match})")
         if plan.start is not None:
             where.append("f.rowid >= ?")
             params.append(plan.start)

@@ -100,8 +100,9 @@ def test_csv_and_table(archive: Path) -> None:
     [
         (["--since", "2024-13-01"], "bad date"),
         (["--until", "yesterday"], "bad date"),
-        (["--search", '"unclosed'], "bad search"),
-        (["--search", "covid-19"], "bad search"),
+        (["--search", '"unclosed'], 'a quote (") is not closed'),
+        (["--search=-budget"], "not only what to exclude"),
+        (["--search", "fts:covid-19"], "bad search 'fts:covid-19': no such column: 19"),
     ],
 )
 def test_bad_queries_are_one_line_errors(archive: Path, args: list[str], message: str) -> None:

@@ -34,9 +34,11 @@ def filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -
     parser.add_argument(
         "--search",
         metavar="TEXT",
-        help='full text over title + text, best match first: words, "a phrase", prefix*, OR, NOT'
-        f"; over {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
-        f" {RANK_WINDOW:,} most recently archived); title:WORD searches and ranks titles alone",
+        help="full text over title + text, best match first. Words as typed (all must appear;"
+        ' punctuation is no syntax), "a phrase", -word or NOT word, a OR b, prefix*; title: first'
+        " searches titles alone; fts: first takes SQLite FTS5 query syntax. Over"
+        f" {RANK_WINDOW:,} matches: title matches first, then newest (with a limit: of the"
+        f" {RANK_WINDOW:,} most recently archived)",
     )
     parser.add_argument("--language", action="append", default=[], metavar="L", help="e.g. en")
     parser.add_argument(
