@@ -33,3 +33,9 @@ class ArchiveError(NewsarchiveError):
     """The archive on disk cannot be read or written (disk full, permissions, corruption)."""
 
     exit_code = 1
+
+
+class NotFoundError(NewsarchiveError):
+    """What a reader asked for (a record id, a URL) is not in the archive (exit 1)."""
+
+    exit_code = 1

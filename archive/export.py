@@ -28,10 +28,10 @@ from archive.sql import (
     RECORD_COLUMNS,
     TIME_COLUMNS,
     articles_select,
+    check_output,
     copy_to,
     duckdb_errors,
     open_views,
-    refuse_inside_archive,
 )
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv")
@@ -46,7 +46,7 @@ def export_records(layout: ArchiveLayout, filters: Filters, fmt: str, out: Path)
     """Write the selected records to `out` in `fmt`; return how many. Never touches the archive."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
-    refuse_inside_archive(layout, out)
+    check_output(layout, out)
     db = open_catalog(layout)
     try:
         with _complete_file(out) as partial:

@@ -22,7 +22,8 @@ indexed record is already complete on disk (the crawl commits the index after th
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,16 @@ def open_catalog(layout: ArchiveLayout) -> sqlite3.Connection:
     return db
 
 
+@contextmanager
+def reading_catalog(layout: ArchiveLayout) -> Iterator[sqlite3.Connection]:
+    """`open_catalog` for the length of a block, closed however it ends."""
+    db = open_catalog(layout)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
 def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
     """The selected records in result order; a bad search is a UsageError saying what is wrong.
 
@@ -141,6 +152,7 @@ def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
     the `rank_window(limit)` most recently archived matches are considered.
     """
     try:
+        _check_sources(db, filters.sources)
         plan = _plan(db, filters)
         sql, params = _select(filters, plan)
         cursor = db.execute(sql, params)
@@ -154,6 +166,32 @@ def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
                 "without it the words are searched as typed)"
             ) from None
         raise ArchiveError(f"cannot read catalog: {exc}") from exc
+
+
+def _check_sources(db: sqlite3.Connection, sources: Iterable[str]) -> None:
+    """A UsageError naming the archive's sources if one of `sources` has no record in it."""
+    for source in sources:
+        if db.execute("SELECT 1 FROM search_docs WHERE source = ? LIMIT 1", (source,)).fetchone():
+            continue
+        known = [name for (name,) in db.execute("SELECT DISTINCT source FROM search_docs")]
+        raise UsageError(
+            f"no source named {source!r} in this archive; its sources: "
+            + (", ".join(sorted(known)) or "none (nothing archived yet)")
+        )
+
+
+def hits_where(db: sqlite3.Connection, condition: str, params: Sequence[object]) -> list[Hit]:
+    """The records of the index meeting `condition` (SQL over `search_docs`), in version order."""
+    columns = ", ".join(HIT_COLUMNS)
+    try:
+        rows = db.execute(
+            f"SELECT {columns}, file, offset, length FROM search_docs WHERE {condition} "
+            "ORDER BY version, fetched_at, id",
+            params,
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot read catalog: {exc}") from exc
+    return [_hit(row) for row in rows]
 
 
 def rank_window(limit: int) -> int:

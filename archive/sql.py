@@ -21,6 +21,7 @@ A torn final line (an interrupted or ongoing write) fails to parse and is skippe
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,8 +46,19 @@ from archive.records import RecordStore
 
 MEMORY_LIMIT = "1GB"  # larger sorts and joins spill to a temporary directory instead
 FORMATS = ("csv", "jsonl", "parquet")
+
+
 # Only a record of version 2 or more can supersede another, and they are few: an anti-join
 # against them is several times faster than ranking every canonical URL's versions.
+def view_columns() -> list[tuple[str, str]]:
+    """The columns of the views `articles` and `latest`, with their DuckDB types."""
+    typed = [
+        (name, "TIMESTAMPTZ" if name in TIME_COLUMNS else kind)
+        for name, kind in RECORD_COLUMNS.items()
+    ]
+    return [*typed, ("is_duplicate", "BOOLEAN")]
+
+
 LATEST = (
     "SELECT a.* FROM articles AS a ANTI JOIN (SELECT canonical_url, version FROM articles "
     "WHERE version > 1) AS newer ON newer.canonical_url = a.canonical_url "
@@ -77,7 +89,7 @@ def open_views(
     can be written. The settings are locked before the connection is handed out.
     """
     if output is not None:
-        refuse_inside_archive(layout, output)
+        check_output(layout, output)
     records_dir = layout.records_dir
     files = RecordStore(records_dir).files() if files is None else files
     with tempfile.TemporaryDirectory(prefix="newsarchive-sql-") as spill:
@@ -107,6 +119,17 @@ def open_views(
             yield con
         finally:
             con.close()
+
+
+def check_output(layout: ArchiveLayout, output: Path) -> None:
+    """A UsageError, before anything is written, if `output` cannot be written: inside the
+    archive, in a folder that does not exist or that this user may not write in."""
+    refuse_inside_archive(layout, output)
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {output}: no folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {output}: no permission to write in {folder}")
 
 
 def refuse_inside_archive(layout: ArchiveLayout, output: Path) -> None:

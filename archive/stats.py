@@ -19,11 +19,15 @@ from archive.query import open_catalog
 FAILURE_COUNTERS = ("feeds_failed", "articles_failed", "articles_refused")
 
 
+# What `per_day` counts by: the UTC day records were fetched, or published (None: not known).
+DAY_COLUMNS = {"fetched": "fetched_at", "published": "published"}
+
+
 @dataclass(frozen=True)
 class DayCount:
-    """Records of one source fetched on one UTC day."""
+    """Records of one source fetched (or published) on one UTC day."""
 
-    day: str
+    day: str | None
     source: str
     records: int
     duplicates: int
@@ -46,8 +50,11 @@ class ArchiveStats:
         return asdict(self)
 
 
-def archive_stats(layout: ArchiveLayout) -> ArchiveStats:
-    """Count what `layout`'s archive holds; an unreadable catalog is an ArchiveError."""
+def archive_stats(layout: ArchiveLayout, by: str = "fetched") -> ArchiveStats:
+    """Count what `layout`'s archive holds, per source and day `by` "fetched" or "published"
+    (records whose page gave no date count under None); an unreadable catalog is an
+    ArchiveError."""
+    column = DAY_COLUMNS[by]
     db = open_catalog(layout)
     try:
         records, articles, duplicates, versions = db.execute(
@@ -57,7 +64,7 @@ def archive_stats(layout: ArchiveLayout) -> ArchiveStats:
         per_day = [
             DayCount(*row)
             for row in db.execute(
-                "SELECT substr(fetched_at, 1, 10) AS day, source, count(*), sum(duplicate), "
+                f"SELECT substr({column}, 1, 10) AS day, source, count(*), sum(duplicate), "
                 "sum(version > 1) FROM search_docs GROUP BY day, source ORDER BY day, source"
             )
         ]

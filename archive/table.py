@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain, islice
@@ -69,9 +70,9 @@ def render_table(
     """
     rows = iter(rows)
     sample = [[cell_text(value) for value in row] for row in islice(rows, SAMPLE_ROWS)]
-    widths = [len(name) for name in header]
+    widths = [display_width(name) for name in header]
     for row in sample:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        widths = [max(w, display_width(cell)) for w, cell in zip(widths, row, strict=True)]
     _shrink(widths, width - len(GAP) * (len(widths) - 1))
     rest = ([cell_text(value) for value in row] for row in rows)
     yield _line(header, widths)
@@ -89,11 +90,34 @@ def _shrink(widths: list[int], room: int) -> None:
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
-    fitted = [
-        cell.ljust(w) if len(cell) <= w else cell[: w - 1] + "…"
-        for cell, w in zip(cells, widths, strict=True)
-    ]
-    return GAP.join(fitted).rstrip()
+    return GAP.join(_fit(cell, w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def display_width(text: str) -> int:
+    """How many terminal columns `text` takes: East Asian wide and full-width characters two,
+    combining marks none, others one."""
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _fit(cell: str, width: int) -> str:
+    """`cell` padded to `width` columns, or cut to `width` columns ending with "…"."""
+    used = display_width(cell)
+    if used <= width:
+        return cell + " " * (width - used)
+    kept, used = [], 1  # room for the ellipsis
+    for char in cell:
+        used += _char_width(char)
+        if used > width:
+            break
+        kept.append(char)
+    cut = "".join(kept) + "…"
+    return cut + " " * (width - display_width(cut))
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]], out: TextIO) -> None:

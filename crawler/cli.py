@@ -1,7 +1,8 @@
 """The `newsarchive` command: parse arguments, call the library, map errors to exit codes.
 
 Exit codes: 0 done (a crawl counts outside failures, it does not fail on them), 1 archive problem
-(verify found problems, disk full), 2 bad config or usage, 75 another crawl holds the archive.
+(verify found problems, disk full), 2 bad config or usage, 75 another crawl holds the archive,
+141 the reader of the output went away (`newsarchive query | head`), as SIGPIPE ends other tools.
 """
 
 from __future__ import annotations
@@ -9,28 +10,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import date
 from importlib import metadata
 from pathlib import Path
 
 from archive.errors import NewsarchiveError, UsageError
 from archive.reindex import reindex_archive
+from archive.stats import DAY_COLUMNS
 from archive.table import for_terminal, render_table, write_csv, write_jsonl
 from archive.verify import verify_archive
 from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
     archive_layout,
     archive_options,
+    day,
     filter_options,
     logging_options,
     record_filters,
 )
+from crawler.commands.help import DESCRIPTIONS
 from crawler.config import load_config
 
 logger = logging.getLogger("newsarchive")
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", action="append", default=[], metavar="S", help="only this source (repeatable)"
     )
     wacz.add_argument(
-        "--since", type=date.fromisoformat, metavar="D", help="only records fetched on/after D"
+        "--since", type=day, metavar="D", help="only records fetched on/after D (YYYY-MM-DD)"
     )
 
     schedule = commands.add_parser(
@@ -125,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="records per source per day, duplicates, failures")
     archive_options(stats)
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+    stats.add_argument(
+        "--by",
+        choices=tuple(DAY_COLUMNS),
+        default="fetched",
+        help="count records per day they were fetched (default) or published",
+    )
+    for name, command in commands.choices.items():
+        command.description = DESCRIPTIONS[name]
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     for module in EXTRA_COMMANDS:
         module.add_arguments(
             commands.add_parser(
@@ -299,7 +313,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from archive.stats import archive_stats
 
-    stats = archive_stats(archive_layout(args))
+    stats = archive_stats(archive_layout(args), by=args.by)
     if args.json:
         print(json.dumps(stats.as_dict()))
         return 0
@@ -310,7 +324,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes"
     )
     rows = [(d.day, d.source, d.records, d.duplicates, d.new_versions) for d in stats.per_day]
-    header = ("fetched", "source", "records", "duplicates", "new_versions")
+    header = (args.by, "source", "records", "duplicates", "new_versions")
     print(*render_table(header, rows, shutil.get_terminal_size().columns), sep="\n")
     return 0
 
@@ -335,7 +349,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "verbose"):
         setup_logging(args)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader gone (`| head`) shows here at the latest
+        return code
+    except BrokenPipeError:
+        # The reader of stdout went away: stop quietly, with the status of a tool that SIGPIPE
+        # ended (128 + 13), as `grep | head` does; stdout goes nowhere so exiting flushes nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except NewsarchiveError as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return exc.exit_code

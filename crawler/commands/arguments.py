@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 
 from archive.layout import ArchiveLayout
@@ -47,11 +48,30 @@ def filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -
     parser.add_argument("--all-versions", action="store_true", help="not only the latest version")
     parser.add_argument(
         "--limit",
-        type=int,
+        type=count,
         default=default_limit,
         metavar="N",
         help=f"at most N records (default: {default_limit or 'all'}; 0: all)",
     )
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def day(text: str) -> date:
+    """An argparse type: a date, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
 
 
 def record_filters(args: argparse.Namespace) -> Filters:
