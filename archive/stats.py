@@ -16,7 +16,7 @@ from archive.layout import ArchiveLayout
 from archive.query import open_catalog
 
 # Run-summary counters (crawler/summary.py) that count failures of the outside world.
-FAILURE_COUNTERS = ("feeds_failed", "articles_failed", "articles_refused")
+FAILURE_COUNTERS = ("feeds_failed", "sitemaps_failed", "articles_failed", "articles_refused")
 
 
 # What `per_day` counts by: the UTC day records were fetched, or published (None: not known).

@@ -26,6 +26,7 @@ class FetchedPage:
     validators: Validators
     listed_title: str | None
     listed_published: str | None
+    recheck: bool = False  # requested as a recheck of an archived article
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,22 @@ PREFIX = "newsarchive/"
 FEEDS_POLLED = "feeds_polled"
 FEEDS_NOT_MODIFIED = "feeds_not_modified"
 FEEDS_FAILED = "feeds_failed"
+SITEMAPS_POLLED = "sitemaps_polled"
+SITEMAPS_NOT_MODIFIED = "sitemaps_not_modified"
+SITEMAPS_FAILED = "sitemaps_failed"
 ARTICLES_NEW = "articles_new"
 ARTICLES_UPDATED = "articles_updated"
 ARTICLES_DUPLICATE = "articles_duplicate"
 ARTICLES_UNCHANGED = "articles_unchanged"
 ARTICLES_FAILED = "articles_failed"
 ARTICLES_REFUSED = "articles_refused"
-ARTICLES_SKIPPED = "articles_skipped"
-ARTICLES_KNOWN = "articles_known"
+ARTICLES_OFF_SITE = "articles_off_site"
+ARTICLES_ALREADY_ARCHIVED = "articles_already_archived"
+# What a listing (feed or sitemap) counts as polled, not modified, failed.
+LISTING_COUNTERS = {
+    "feed": (FEEDS_POLLED, FEEDS_NOT_MODIFIED, FEEDS_FAILED),
+    "sitemap": (SITEMAPS_POLLED, SITEMAPS_NOT_MODIFIED, SITEMAPS_FAILED),
+}
 
 
 def count(stats: StatsCollector, key: str, n: int = 1) -> None:
@@ -33,20 +41,24 @@ def count(stats: StatsCollector, key: str, n: int = 1) -> None:
 
 @dataclass(frozen=True)
 class Summary:
-    """The figures an operator reads after a run; `--json` prints them as they are."""
+    """The figures an operator reads after a run; `--json` prints them as they are, each key
+    named as its label in the line (`articles_off_site` is "off-site")."""
 
     sources: int
     feeds_polled: int
     feeds_not_modified: int
     feeds_failed: int
+    sitemaps_polled: int
+    sitemaps_not_modified: int
+    sitemaps_failed: int
     articles_new: int
     articles_updated: int
     articles_duplicate: int
     articles_unchanged: int
     articles_failed: int
     articles_refused: int
-    articles_skipped: int
-    articles_known: int
+    articles_off_site: int
+    articles_already_archived: int
     warc_bytes: int
     seconds: float
 
@@ -62,14 +74,17 @@ class Summary:
             feeds_polled=get(FEEDS_POLLED),
             feeds_not_modified=get(FEEDS_NOT_MODIFIED),
             feeds_failed=get(FEEDS_FAILED),
+            sitemaps_polled=get(SITEMAPS_POLLED),
+            sitemaps_not_modified=get(SITEMAPS_NOT_MODIFIED),
+            sitemaps_failed=get(SITEMAPS_FAILED),
             articles_new=get(ARTICLES_NEW),
             articles_updated=get(ARTICLES_UPDATED),
             articles_duplicate=get(ARTICLES_DUPLICATE),
             articles_unchanged=get(ARTICLES_UNCHANGED),
             articles_failed=get(ARTICLES_FAILED),
             articles_refused=get(ARTICLES_REFUSED),
-            articles_skipped=get(ARTICLES_SKIPPED),
-            articles_known=get(ARTICLES_KNOWN),
+            articles_off_site=get(ARTICLES_OFF_SITE),
+            articles_already_archived=get(ARTICLES_ALREADY_ARCHIVED),
             warc_bytes=warc_bytes,
             seconds=round(seconds, 2),
         )
@@ -81,9 +96,12 @@ class Summary:
         return (
             f"{self.sources} sources; feeds {self.feeds_polled} polled, "
             f"{self.feeds_not_modified} not modified, {self.feeds_failed} failed; "
+            f"sitemaps {self.sitemaps_polled} polled, {self.sitemaps_not_modified} not modified, "
+            f"{self.sitemaps_failed} failed; "
             f"articles {self.articles_new} new, {self.articles_updated} updated, "
             f"{self.articles_duplicate} duplicate, {self.articles_unchanged} unchanged, "
             f"{self.articles_failed} failed, {self.articles_refused} refused, "
-            f"{self.articles_skipped} off-site, {self.articles_known} already archived; "
+            f"{self.articles_off_site} off-site, "
+            f"{self.articles_already_archived} already archived; "
             f"{self.warc_bytes} WARC bytes in {self.seconds:.1f}s"
         )

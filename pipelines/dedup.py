@@ -30,7 +30,10 @@ class DedupPipeline(SessionComponent):
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity.canonical_url, page.fetched_at, page.validators)
             catalog.remember_urls(identity.canonical_url, identity.aliases)
-            self.count(summary.ARTICLES_UNCHANGED)
+            # Not a recheck: another URL of an article archived already (in this run, even).
+            self.count(
+                summary.ARTICLES_UNCHANGED if page.recheck else summary.ARTICLES_ALREADY_ARCHIVED
+            )
             raise DropItem("unchanged", log_level="DEBUG")
         return ArticleVersion(
             page=page,

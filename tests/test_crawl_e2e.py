@@ -94,7 +94,11 @@ def test_first_run_counts_every_kind_of_outcome(history: History) -> None:
     assert summary["sources"] == 4
     assert summary["feeds_failed"] >= 2, "truncated and billion-laughs feeds count as failed"
     assert summary["articles_refused"] >= 2, "robots.txt disallow and the private address"
-    assert summary["articles_skipped"] >= 1, "a link to another outlet is off-site"
+    assert summary["articles_off_site"] >= 1, "a link to another outlet is off-site"
+    assert summary["sitemaps_polled"] >= 1, "the gazette's news sitemap, counted apart"
+    # Pages met again under another URL (a redirect, a print version) in the first crawl of
+    # an empty archive are already archived, not "unchanged": nothing was rechecked.
+    assert summary["articles_unchanged"] == 0 and summary["articles_already_archived"] >= 2
     assert summary["articles_failed"] >= 4, "404, 500, slow page and huge page"
     assert summary["articles_duplicate"] >= 1, "the syndicated copy"
     assert summary["articles_new"] == len(primary_truths(history.site, 1))

@@ -330,7 +330,7 @@ def test_articles_past_the_recheck_window_are_not_requested(history: History) ->
         "too slow to tell first fetch from last check"
     )
     summary = fourth.summary()
-    assert summary["articles_known"] == 3
+    assert summary["articles_already_archived"] == 3
     assert summary["articles_unchanged"] == summary["articles_new"] == 0
     assert summary["articles_updated"] == 0
     assert not [hit for hit in fourth.hits if hit.path in PARAGRAPHS]

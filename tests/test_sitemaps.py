@@ -117,7 +117,8 @@ def test_sitemap_indexes_listing_themselves_or_each_other_are_fetched_once(tmp_p
         result = newsarchive("crawl", "--config", config, "--json", timeout=30)
     assert result.returncode == 0, result.stderr
     assert site.count("/a.xml") == site.count("/b.xml") == 1
-    assert result.summary()["feeds_polled"] == 2
+    assert result.summary()["sitemaps_polled"] == 2
+    assert result.summary()["feeds_polled"] == 0
 
 
 def test_an_unreadable_location_is_dropped_and_the_rest_kept() -> None:

@@ -189,9 +189,10 @@ class NewsSpider(scrapy.Spider):
     async def _read_listing(self, response: Response) -> AsyncIterator[Request]:
         meta = response.meta
         source = self.session.source(meta["source"])
-        self._count(summary.FEEDS_POLLED)
+        polled, not_modified, failed = summary.LISTING_COUNTERS[meta["kind"]]
+        self._count(polled)
         if response.status == 304:
-            self._count(summary.FEEDS_NOT_MODIFIED)
+            self._count(not_modified)
             return
         children: tuple[str, ...] = ()
         workers = self.session.workers
@@ -208,7 +209,7 @@ class NewsSpider(scrapy.Spider):
             )
             entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
         if error:
-            self._count(summary.FEEDS_FAILED)
+            self._count(failed)
             logger.warning(
                 "%s: %s %s failed: %s (%d entries recovered)",
                 source.name,
@@ -239,8 +240,9 @@ class NewsSpider(scrapy.Spider):
     def listing_failed(self, failure: Failure) -> None:
         self._listing_closed()
         request = failure.request  # type: ignore[attr-defined]
-        self._count(summary.FEEDS_POLLED)
-        self._count(summary.FEEDS_FAILED)
+        polled, _, failed = summary.LISTING_COUNTERS[request.meta["kind"]]
+        self._count(polled)
+        self._count(failed)
         logger.warning(
             "%s: %s %s failed: %s",
             request.meta["source"],
@@ -264,7 +266,7 @@ class NewsSpider(scrapy.Spider):
                 self._count(summary.ARTICLES_REFUSED)
                 logger.warning("%s: refused %s: %s", source.name, entry.url, reason)
             else:
-                self._count(summary.ARTICLES_SKIPPED)
+                self._count(summary.ARTICLES_OFF_SITE)
                 logger.info("%s: skipped off-site %s", source.name, entry.url)
             return None
         url = canonical_url(entry.url)
@@ -285,7 +287,7 @@ class NewsSpider(scrapy.Spider):
             headers["Referer"] = referrer
         if archived is not None:
             if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
-                self._count(summary.ARTICLES_KNOWN)
+                self._count(summary.ARTICLES_ALREADY_ARCHIVED)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
@@ -329,12 +331,13 @@ class NewsSpider(scrapy.Spider):
             validators=validators_of(response),
             listed_title=entry.title,
             listed_published=entry.published,
+            recheck=archived is not None,
         )
 
     def article_failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(OffSource):
-            key = summary.ARTICLES_SKIPPED
+            key = summary.ARTICLES_OFF_SITE
         elif failure.check(AddressRefused) or (
             failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)
         ):
