@@ -94,7 +94,7 @@ def render_segments(segments: Sequence[Segment], safe: Callable[[str], str] = st
     """Segments as text, in git's --word-diff=plain marks: [-removed-] {+added+}; `safe` is
     applied to every piece of archived text (e.g. `terminal_safe`)."""
     marks = {"=": "{}", "-": "[-{}-]", "+": "{{+{}+}}", "…": " … "}
-    return "".join(marks[op].format(safe(text)) for op, text in segments)
+    return "".join(marks[op].format(safe(text)) for op, text in segments).strip(" ")
 
 
 @dataclass(frozen=True)
