@@ -12,6 +12,7 @@ DuckDB never sorts more than `SLICE_ROWS` whole records (see `_write_with_duckdb
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from archive.columnar import sql_literal
-from archive.errors import ArchiveError, UsageError
+from archive.errors import ArchiveError, NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.query import Filters, Hit, find, open_catalog, read_lines
 from archive.sql import (
@@ -65,8 +66,18 @@ def _complete_file(out: Path) -> Iterator[Path]:
         os.replace(partial, out)
     except OSError as exc:
         raise ArchiveError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    except NewsarchiveError as exc:  # DuckDB's, naming the scratch file: name `out` instead
+        if partial.name not in str(exc):
+            raise
+        raise ArchiveError(f"cannot write {out}: {_reason(str(exc))}") from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _reason(message: str) -> str:
+    """The system's words for why DuckDB could not write ("No space left on device")."""
+    code = re.search(r'"errno"\s*:\s*"?(\d+)', message)
+    return os.strerror(int(code.group(1))) if code else message.rsplit(": ", 1)[-1]
 
 
 def _write_lines(layout: ArchiveLayout, hits: Iterator[Hit], partial: Path) -> int:

@@ -104,6 +104,9 @@ def test_an_export_that_fills_the_disk_leaves_no_file(
         done = newsarchive("export", "--archive-dir", archive, "--format", fmt, disk / f"all.{fmt}")
         assert done.returncode == 1, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        # One line naming the file asked for, not the scratch file written first.
+        out = disk / f"all.{fmt}"
+        assert done.stderr.strip().endswith(f"cannot write {out}: No space left on device")
         assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)
