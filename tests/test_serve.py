@@ -6,6 +6,8 @@ a script, one whose body runs a script that would rewrite the page.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import socket
@@ -288,3 +290,19 @@ def test_a_token_is_required_when_set(archive: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_export_links_give_the_same_selection(app: str, archive: Path) -> None:
+    code, _, page = _get(app + "/?q=council")
+    assert code == 200 and b'href="/export?q=council&amp;format=jsonl"' in page
+    code, headers, body = _get(app + "/export?q=council&format=jsonl")
+    assert code == 200 and "attachment" in headers.get("Content-Disposition", "")
+    exported = [json.loads(line) for line in body.splitlines()]
+    _, _, found = _get(app + "/api/search?q=council")
+    assert [r["id"] for r in exported][:20] == [r["id"] for r in json.loads(found)["results"]]
+    code, _, body = _get(app + "/export?q=council&format=csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert code == 200 and [row["id"] for row in rows] == [r["id"] for r in exported]
+    code, _, body = _get(app + "/export?q=council&format=parquet")
+    assert code == 200 and body[:4] == b"PAR1"
+    assert _get(app + "/export?format=exe")[0] == 400

@@ -10,26 +10,38 @@ from __future__ import annotations
 
 import hmac
 import json
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from archive.capture import Capture, read_capture
 from archive.dashboard import archive_overview, daily_counts
 from archive.errors import NewsarchiveError, UsageError
+from archive.export import EXPORT_FORMATS, export_records
 from archive.layout import ArchiveLayout
 from archive.query import (
     Filters,
@@ -89,6 +101,7 @@ def create_app(
         Route("/articles/{id}/capture", views.capture_page),
         Route("/articles/{id}/raw", views.capture_raw),
         Route("/captured/{id}", views.captured),
+        Route("/export", views.export),
         Route("/sources", views.sources),
         Route("/api/sources", views.api_sources),
         Mount("/static", StaticFiles(packages=[("archive.webapp", "static")]), name="static"),
@@ -128,6 +141,7 @@ class _Views:
         records = [json.loads(line) for line in read_lines(self.layout.records_dir, shown)]
         return {
             "query": {key: params.get(key, "") for key in _FILTER_KEYS},
+            "export": urlencode({k: params[k] for k in _FILTER_KEYS[:-1] if params.get(k)}),
             "page": page,
             "more": len(hits) > PAGE_SIZE,
             "results": [
@@ -149,6 +163,37 @@ class _Views:
             return JSONResponse(self._results(request))
         except UsageError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+
+    def export(self, request: Request) -> Response:
+        """The search's whole selection as a file: JSON Lines streamed from the records, CSV or
+        Parquet written by `export_records` to a private temporary file, then streamed."""
+        fmt = request.query_params.get("format", "jsonl")
+        if fmt not in EXPORT_FORMATS:
+            raise UsageError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+        filters = _filters(request.query_params, limit=None)
+        name = f"newsarchive-export.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if fmt == "jsonl":
+            return StreamingResponse(
+                self._lines(filters), media_type="application/x-ndjson", headers=headers
+            )
+        folder = tempfile.mkdtemp(prefix="newsarchive-export-")
+        try:
+            out = Path(folder) / name
+            export_records(self.layout, filters, fmt, out)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(
+            out,
+            headers=headers,
+            media_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+
+    def _lines(self, filters: Filters) -> Iterator[bytes]:
+        with self._catalog() as db:
+            yield from read_lines(self.layout.records_dir, find(db, filters))
 
     def _article(self, record_id: str) -> dict[str, Any]:
         with self._catalog() as db:
@@ -227,7 +272,7 @@ class _Views:
 _FILTER_KEYS = ("q", "source", "language", "since", "until", "duplicates", "versions", "page")
 
 
-def _filters(params: Any, *, limit: int) -> Filters:
+def _filters(params: Any, *, limit: int | None) -> Filters:
     """The search form's fields as `query`'s filters; bad values are UsageErrors."""
     search = params.get("q", "").strip() or None
     since, until = params.get("since", "").strip(), params.get("until", "").strip()
