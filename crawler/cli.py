@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -372,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewsarchiveError as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (Terminated) before a crawl's engine
+        return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":
