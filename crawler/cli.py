@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Loggers whose warnings announce a failure that the request's errback then logs as the event's
+# one line: Scrapy's download handler on a response over the size cap or cut short.
+LOGGED_AGAIN = ("scrapy.core.downloader.handlers.http11",)
+
+
 def setup_logging(args: argparse.Namespace) -> None:
     """One line per event (time, level, logger, message), fit for journald or a log file."""
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
@@ -187,9 +192,12 @@ def setup_logging(args: argparse.Namespace) -> None:
     if args.verbose < 2:  # Scrapy's own chatter only when asked for
         handler.addFilter(
             lambda r: (
-                r.levelno >= logging.WARNING
-                or r.name.startswith("newsarchive")
-                or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                r.name not in LOGGED_AGAIN
+                and (
+                    r.levelno >= logging.WARNING
+                    or r.name.startswith("newsarchive")
+                    or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                )
             )
         )
     root = logging.getLogger()

@@ -107,6 +107,16 @@ def test_redirect_and_meta_refresh_loops_are_failed_articles(tmp_path: Path) -> 
     assert all(site.count(path) == 1 for path in ("/loop-a", "/loop-b", "/refresh-a", "/refresh-b"))
 
 
+def test_a_page_over_the_size_cap_is_one_failed_line(tmp_path: Path) -> None:
+    with serve(LocalSite()) as site:
+        site.pages["/huge.html"] = ("text/html", b"<p>" + b"x" * 1_100_000)  # cap: 1,000,000
+        site.pages["/feed.xml"] = rss([site.base_url + "/huge.html"])
+        result = crawl(tmp_path, [site.base_url + "/feed.xml"])
+    assert result.summary()["articles_failed"] == 1
+    lines = assert_one_line_per_event(result.stderr)
+    assert len([line for line in lines if "/huge.html" in line]) == 1, result.stderr
+
+
 @pytest.mark.parametrize(
     ("robots", "reason"),
     [(error(503), "HTTP 503"), (stall(), "TimeoutError")],
