@@ -56,6 +56,20 @@ def stall(released: threading.Event | None = None) -> Route:
     return answer
 
 
+def announce(content_type: str, content_length: int) -> Route:
+    """Answer 200 announcing a body of `content_length` bytes, then send none and hang up."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> int:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(content_length))
+        handler.end_headers()
+        handler.close_connection = True
+        return 200
+
+    return answer
+
+
 def flood(content_type: str, head: bytes, line: bytes, total_bytes: int, tail: bytes) -> Route:
     """Answer 200 with `head`, then `line` repeated to about `total_bytes`, then `tail`, with no
     Content-Length (the body ends when the connection closes), so only the client can stop it.

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hostile import error, flood, redirect, stall
+from hostile import announce, error, flood, redirect, stall
 from support import (
     EVENT,
     CliResult,
@@ -119,8 +119,12 @@ def test_a_page_over_the_size_cap_is_one_failed_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("robots", "reason"),
-    [(error(503), "HTTP 503"), (stall(), "TimeoutError")],
-    ids=["5xx", "never-answers"],
+    [
+        (error(503), "HTTP 503"),
+        (stall(), "TimeoutError"),
+        (announce("text/plain", 50_000_000), "larger than download max size"),
+    ],
+    ids=["5xx", "never-answers", "over-the-size-cap"],
 )
 def test_unreachable_robots_txt_refuses_the_host(
     tmp_path: Path, robots: Route, reason: str
