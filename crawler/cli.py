@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -145,6 +146,11 @@ def _version() -> str:
         return "unknown"
 
 
+# Loggers whose warnings announce a failure that the request's errback then logs as the event's
+# one line: Scrapy's download handler on a response over the size cap or cut short.
+LOGGED_AGAIN = ("scrapy.core.downloader.handlers.http11",)
+
+
 def setup_logging(args: argparse.Namespace) -> None:
     """One line per event (time, level, logger, message), fit for journald or a log file."""
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
@@ -156,9 +162,12 @@ def setup_logging(args: argparse.Namespace) -> None:
     if args.verbose < 2:  # Scrapy's own chatter only when asked for
         handler.addFilter(
             lambda r: (
-                r.levelno >= logging.WARNING
-                or r.name.startswith("newsarchive")
-                or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                r.name not in LOGGED_AGAIN
+                and (
+                    r.levelno >= logging.WARNING
+                    or r.name.startswith("newsarchive")
+                    or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                )
             )
         )
     root = logging.getLogger()
@@ -339,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewsarchiveError as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (Terminated) before a crawl's engine
+        return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":

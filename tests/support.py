@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,11 @@ from archive.records import RecordStore
 from crawler.sample_server import SampleSite
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One log event: `time LEVEL logger: message`, as the CLI writes it.
+EVENT = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: \S"
+)
 
 CRAWL_SETTINGS = """\
 [archive]
@@ -125,17 +131,23 @@ class Hit:
     referer: str | None = None
 
 
+# Answers one request on its own; returns the status it sent.
+Route = Callable[[BaseHTTPRequestHandler], int]
+
+
 @dataclass
 class LocalSite:
     """A tiny site for one test, changeable while it runs: path -> (content type, body).
 
     With `validators`, every page carries a strong ETag (a hash of its bytes) and Last-Modified,
     and If-None-Match naming the current ETag gets a 304, as real CMSs do; without, nothing is
-    ever a 304. `headers` adds response headers to a path's answers. `hits` lists every request
-    answered.
+    ever a 304. `headers` adds response headers to a path's answers. `routes` answer a path
+    themselves, whatever the answer (an error, a redirect, silence), and return the status they
+    sent. `hits` lists every request answered.
     """
 
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
     validators: bool = True
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     base_url: str = ""
@@ -161,6 +173,12 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
         site = self.server.site
         with site.lock:
             page = site.pages.get(self.path)
+            route = site.routes.get(self.path)
+        if route is not None:
+            status = route(self)
+            with site.lock:
+                site.hits.append(Hit(self.path, None, status, None, self.headers.get("Referer")))
+            return
         asked = self.headers.get("If-None-Match")
         etag = _etag_of(page[1]) if page is not None and site.validators else None
         if page is None:

@@ -19,7 +19,6 @@ import scrapy
 from scrapy import Request, signals
 from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
@@ -33,6 +32,7 @@ from crawler import summary
 from crawler.addresses import literal_ip, refusal_reason
 from crawler.config import Source
 from crawler.downloadermiddlewares.addressguard import AddressRefused
+from crawler.downloadermiddlewares.robotstxt import RobotsRefused
 from crawler.downloadermiddlewares.sourcescope import OffSource
 from crawler.feeds import Entry, parse_feed
 from crawler.items import FetchedPage
@@ -335,9 +335,7 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(OffSource):
             key = summary.ARTICLES_SKIPPED
-        elif failure.check(AddressRefused) or (
-            failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)
-        ):
+        elif failure.check(AddressRefused, RobotsRefused):
             key = summary.ARTICLES_REFUSED
         else:
             key = summary.ARTICLES_FAILED
