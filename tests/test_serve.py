@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 
@@ -24,7 +25,16 @@ import pytest
 from archives import crawl_archive
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from support import REPO, LocalSite, local_config, newsarchive, records_of, serve
+from support import (
+    REPO,
+    LocalSite,
+    background_crawl,
+    local_config,
+    newsarchive,
+    records_of,
+    serve,
+    write_config,
+)
 
 from crawler.sample_server import SampleSite
 
@@ -78,30 +88,38 @@ def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def app(archive: Path) -> Iterator[str]:
-    """`newsarchive serve` on a free loopback port, as a user starts it."""
+@contextmanager
+def _serving(archive: Path, *options: str) -> Iterator[str]:
+    """`newsarchive serve` on a free loopback port, as a user starts it; its base URL."""
     port = _free_port()
+    command = [sys.executable, "-m", "crawler", "serve", "--archive-dir", archive]
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "serve", "--archive-dir", archive, "--port", str(port)],
+        [*command, "--port", str(port), *options],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/sources", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"serve did not start: {process.stderr.read() if process.stderr else ''}")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"serve did not start: {process.stderr.read() if process.stderr else ''}")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app(archive: Path) -> Iterator[str]:
+    with _serving(archive) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -254,42 +272,12 @@ def test_other_addresses_need_a_token(archive: Path) -> None:
 
 
 def test_a_token_is_required_when_set(archive: Path) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler",
-            "serve",
-            "--archive-dir",
-            archive,
-            "--port",
-            str(port),
-            "--token",
-            "s3cret",
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(base + "/", timeout=2)
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.2)
+    with _serving(archive, "--token", "s3cret") as base:
         assert _get(base + "/")[0] == 401
         assert _get(base + "/api/sources", Authorization="Bearer wrong")[0] == 401
         assert _get(base + "/api/sources", Authorization="Bearer s3cret")[0] == 200
         code, headers, _ = _get(base + "/?token=s3cret")
         assert code == 200 and "newsarchive_token=s3cret" in headers.get("Set-Cookie", "")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_export_links_give_the_same_selection(app: str, archive: Path) -> None:
@@ -306,3 +294,28 @@ def test_export_links_give_the_same_selection(app: str, archive: Path) -> None:
     code, _, body = _get(app + "/export?q=council&format=parquet")
     assert code == 200 and body[:4] == b"PAR1"
     assert _get(app + "/export?format=exe")[0] == 400
+
+
+def test_serve_answers_while_a_crawl_writes(tmp_path: Path) -> None:
+    """Counts only grow, every answer is whole, and the app sees the crawl's records at once."""
+    archive = tmp_path / "archive"
+    with SampleSite(bulk_articles=300) as site:
+        config = write_config(tmp_path / "sources.toml", site, archive)
+        assert newsarchive("crawl", "--config", config, "--source", "wire").returncode == 0
+        with _serving(archive) as base:
+            before = _archived(base)
+            seen = []
+            with background_crawl(config, "--source", "bulk") as crawl:
+                while crawl.running():
+                    seen.append(_archived(base))
+                done = crawl.finish(timeout=120)
+            assert done.returncode == 0, done.stderr
+            final = _archived(base)
+    assert final == before + 300 == len(records_of(archive))
+    assert seen and seen == sorted(seen) and all(before <= n <= final for n in seen)
+
+
+def _archived(base: str) -> int:
+    code, _, body = _get(base + "/api/sources")
+    assert code == 200, body[:200]
+    return sum(source["records"] for source in json.loads(body)["overview"]["sources"])
