@@ -11,6 +11,8 @@ from archive.urls import (
     host_of,
     normalise_domain,
     same_site,
+    unparsable_url,
+    whatwg_url,
 )
 
 SAME_ARTICLE = [
@@ -109,3 +111,25 @@ def test_absolute_http_url() -> None:
     assert absolute_http_url("https://x.example/a") == "https://x.example/a"
     for bad in ["mailto:a@b.example", "ftp://x.example/", "/relative", "http://", "", None, 5]:
         assert absolute_http_url(bad) is None
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("http://news.example/a/ok-space here", "http://news.example/a/ok-space%20here"),
+        ("http://news.example/a/cr\r\nlf\t.html", "http://news.example/a/crlf.html"),
+        ("\x00 http://news.example/a\x1b[2J \x07", "http://news.example/a%1B[2J"),
+        ("HTTPS://Bücher.Example:443/ü?q=a b", "https://xn--bcher-kva.example/%C3%BC?q=a%20b"),
+    ],
+)
+def test_listed_urls_are_serialised_as_browsers_do(candidate: str, expected: str) -> None:
+    assert whatwg_url(candidate) == expected
+    assert absolute_http_url(candidate) == expected
+
+
+def test_urls_the_whatwg_parser_rejects_are_unparsable() -> None:
+    for bad in ["http://bad host.example/", "http://news.example:99999/", "http://[::1", "/a"]:
+        assert whatwg_url(bad) is None
+        assert unparsable_url(bad)
+    for other in ["mailto:a@b.example", "  ", None, "/a b"]:
+        assert not unparsable_url(other, "https://news.example/feed")
