@@ -17,6 +17,7 @@ from typing import Any
 import feedparser
 from w3lib.html import remove_tags, replace_entities
 
+from archive.controls import strip_controls
 from archive.urls import absolute_http_url, unparsable_url
 from crawler.xmlguard import hostile_xml_reason
 
@@ -35,6 +36,11 @@ class Entry:
     """Plain text (markup removed), or None if the document gives none."""
     published: str | None = None
     """ISO 8601 UTC ``YYYY-MM-DDTHH:MM:SSZ`` if the document gives a date."""
+
+    def __post_init__(self) -> None:
+        """The title may end up in a record: no control characters (`archive.controls`)."""
+        if self.title is not None:
+            object.__setattr__(self, "title", strip_controls(self.title) or None)
 
 
 @dataclass(frozen=True)
