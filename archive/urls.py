@@ -92,7 +92,8 @@ def unparsable_url(candidate: object, base: str = "") -> bool:
 
 
 def host_of(url: str) -> str:
-    """Lower-case (punycoded) host of `url` without port or IPv6 brackets; "" if it has none."""
+    """Lower-case (punycoded) host of `url` without port, IPv6 brackets or the trailing dot of a
+    fully qualified name (``news.example.`` is ``news.example``); "" if it has none."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -105,7 +106,7 @@ def _host_of_origin(scheme: str, netloc: str) -> str:
     """The host as `canonical_url` writes it; cached, since a crawl asks it of every request and
     a few hosts serve them all."""
     try:
-        return urlsplit(canonical_url(f"{scheme}://{netloc}/")).hostname or ""
+        return (urlsplit(canonical_url(f"{scheme}://{netloc}/")).hostname or "").rstrip(".")
     except ValueError:
         return ""
 

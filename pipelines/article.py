@@ -129,6 +129,9 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
         tree = None
     if tree is None:
         return Article(text=None)
+    # For some fragments lxml hands back an element inside the document (`<svg><p>`), which
+    # htmldate would try to drop: read the whole document.
+    tree = tree.getroottree().getroot()
     strip_tree_controls(tree, markup)
     meta = read_metadata(tree, url)
     text = _body_text(tree, url, meta)

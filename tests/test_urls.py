@@ -75,6 +75,7 @@ def test_host_of() -> None:
     assert host_of("http://[::1]:8080/") == "::1"
     assert host_of("https://bücher.example/") == "xn--bcher-kva.example"
     assert host_of("not a url") == ""
+    assert host_of("https://News.Example./a") == "news.example"
 
 
 def test_domain_allowed_takes_subdomains_but_not_lookalikes() -> None:
@@ -85,6 +86,7 @@ def test_domain_allowed_takes_subdomains_but_not_lookalikes() -> None:
     assert not domain_allowed("https://bbc.co.uk.evil.example/", allowed)
     assert not domain_allowed("https://www.bbc.co.uk/", [])
     assert domain_allowed("https://bücher.example/", ["BÜCHER.example"])
+    assert domain_allowed("https://www.bbc.co.uk./news/1", ["bbc.co.uk."])
 
 
 def test_ip_literals_match_exactly() -> None:
