@@ -406,6 +406,7 @@ def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @FUZZ
 @given(CONFIGS, st.booleans())
+@example("a = " + "[" * 400 + "]" * 400, False)  # tomllib once overflowed the stack
 def test_load_config_gives_a_config_or_one_line_config_error(
     config_dir: Path, text: str, as_bytes: bool
 ) -> None:
