@@ -9,7 +9,7 @@ fetched. A pure function over bytes: malformed, oversized or hostile sitemaps ar
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -60,21 +60,21 @@ def parse_sitemap(body: bytes, url: str, *, max_bytes: int = 50_000_000) -> Site
     if root is None or _local_name(root) not in ("urlset", "sitemapindex"):
         return SitemapResult(sitemaps=(), entries=(), error=error or "not a sitemap")
     index = _local_name(root) == "sitemapindex"
-    items = list(_children(root, "sitemap" if index else "url"))
-    locations = [_child_text(item, "loc") for item in items]
-    rejected = tuple(loc for loc in locations if loc and unparsable_url(loc, url))
-    if index:
-        children = _unique(absolute_http_url(loc, url) for loc in locations)
-        return SitemapResult(
-            sitemaps=children, entries=(), error=error, rejected=rejected, index=True
-        )
-    entries: dict[str, Entry] = {}
-    for item, location in zip(items, locations, strict=True):
+    found: dict[str, Entry] = {}
+    rejected: list[str] = []
+    for item in _children(root, "sitemap" if index else "url"):
+        location = _child_text(item, "loc")
         entry = _entry(item, location, url)
         if entry is not None:
-            entries.setdefault(entry.url, entry)
+            found.setdefault(entry.url, entry)
+        elif location and unparsable_url(location, url):
+            rejected.append(location)
+    if index:
+        return SitemapResult(
+            sitemaps=tuple(found), entries=(), error=error, rejected=tuple(rejected), index=True
+        )
     return SitemapResult(
-        sitemaps=(), entries=tuple(entries.values()), error=error, rejected=rejected
+        sitemaps=(), entries=tuple(found.values()), error=error, rejected=tuple(rejected)
     )
 
 
@@ -159,7 +159,3 @@ def _local_name(element: etree._Element) -> str:
         return ""
     # "{namespace}name", or "prefix:name" when recovery kept an undeclared prefix.
     return tag.rpartition("}")[2].rpartition(":")[2]
-
-
-def _unique(urls: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(url for url in urls if url))
