@@ -17,7 +17,8 @@ from typing import Any
 import feedparser
 from w3lib.html import remove_tags, replace_entities
 
-from archive.urls import absolute_http_url
+from archive.controls import strip_controls
+from archive.urls import absolute_http_url, unparsable_url
 from crawler.xmlguard import hostile_xml_reason
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
@@ -29,11 +30,17 @@ class Entry:
     """One article a feed or sitemap points to."""
 
     url: str
-    """Absolute http(s) URL, resolved against the document URL and xml:base, stripped."""
+    """Absolute http(s) URL, resolved against the document URL and xml:base and serialised as
+    browsers do (`archive.urls.whatwg_url`)."""
     title: str | None = None
     """Plain text (markup removed), or None if the document gives none."""
     published: str | None = None
     """ISO 8601 UTC ``YYYY-MM-DDTHH:MM:SSZ`` if the document gives a date."""
+
+    def __post_init__(self) -> None:
+        """The title may end up in a record: no control characters (`archive.controls`)."""
+        if self.title is not None:
+            object.__setattr__(self, "title", strip_controls(self.title) or None)
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,17 @@ class FeedResult:
     error: str | None = None
     """One-line reason when the feed is malformed, hostile or not a feed; `entries` then holds
     whatever could be recovered (possibly nothing)."""
+    rejected: tuple[str, ...] = ()
+    """Links of entries dropped because the WHATWG URL parser rejects them, as the feed gives
+    them: the caller logs and counts each."""
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedResult:
     """Parse RSS 0.9x, RSS 1.0 (RDF), RSS 2.0 or Atom 0.3/1.0 bytes fetched from `url`.
 
     `content_type` is the HTTP Content-Type header (its charset is honoured). Entries without an
-    http(s) URL are dropped and repeated URLs kept once, first occurrence first. Never raises.
+    http(s) URL are dropped (those whose link cannot be parsed listed in `rejected`) and repeated
+    URLs kept once, first occurrence first. Never raises.
     """
     reason = hostile_xml_reason(body)
     if reason is not None:
@@ -65,16 +76,22 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedRe
         parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     except Exception as exc:  # feedparser itself raises on some garbage (encoding declarations)
         return FeedResult(entries=(), error=f"unparsable feed ({type(exc).__name__})")
-    entries = _unique(_entry(raw, url) for raw in parsed.entries)
+    found = [(raw, _entry(raw, url)) for raw in parsed.entries]
+    entries = _unique(entry for _, entry in found)
+    rejected = tuple(
+        raw["link"]
+        for raw, entry in found
+        if entry is None and unparsable_url(raw.get("link"), url)
+    )
     if not parsed.get("version") and not entries:
-        return FeedResult(entries=(), error="not a feed")
+        return FeedResult(entries=(), error="not a feed", rejected=rejected)
     problem = parsed.get("bozo_exception")
     if not isinstance(problem, xml.sax.SAXException):
-        return FeedResult(entries=entries)
+        return FeedResult(entries=entries, rejected=rejected)
     reason = " ".join(problem.getMessage().split())
     if isinstance(problem, xml.sax.SAXParseException):
         reason += f" at line {problem.getLineNumber()}"
-    return FeedResult(entries=entries, error=f"malformed XML: {reason}")
+    return FeedResult(entries=entries, error=f"malformed XML: {reason}", rejected=rejected)
 
 
 def _entry(raw: Mapping[str, Any], feed_url: str) -> Entry | None:

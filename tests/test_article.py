@@ -113,7 +113,15 @@ def test_latin_encodings_decode_without_mojibake() -> None:
 
 
 @pytest.mark.parametrize(
-    "junk", [b"", b"\x00\x01\x02\xff" * 100, "<html><body><div><p>", "   ", b"%PDF-1.4\n%\xe2\xe3"]
+    "junk",
+    [
+        b"",
+        b"\x00\x01\x02\xff" * 100,
+        "<html><body><div><p>",
+        "   ",
+        b"%PDF-1.4\n%\xe2\xe3",
+        "<svg><p><p>",
+    ],
 )
 def test_never_raises_on_empty_broken_or_binary_input(junk: str | bytes) -> None:
     article = extract_article(junk, "https://example.com/a")

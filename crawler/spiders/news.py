@@ -199,6 +199,7 @@ class NewsSpider(scrapy.Spider):
             content_type = header_text(response, "Content-Type")
             feed = await workers.run(parse_feed, response.body, response.url, content_type)
             entries, error = feed.entries, feed.error
+            self._rejected(source, meta["listing"], feed.rejected, "article")
         else:
             sitemap = await workers.run(
                 parse_sitemap,
@@ -207,6 +208,8 @@ class NewsSpider(scrapy.Spider):
                 max_bytes=self.session.config.crawl.max_page_bytes,
             )
             entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
+            kind = "sitemap" if sitemap.index else "article"
+            self._rejected(source, meta["listing"], sitemap.rejected, kind)
         if error:
             self._count(summary.FEEDS_FAILED)
             logger.warning(
@@ -231,6 +234,17 @@ class NewsSpider(scrapy.Spider):
             (source, entry, meta["listing"], policy.referrer(response.url, entry.url))
             for entry in entries
         )
+
+    def _rejected(self, source: Source, listing: str, urls: tuple[str, ...], kind: str) -> None:
+        """Count and log each URL a listing gives that the WHATWG parser rejects: a child sitemap
+        as a listing that failed, an article as an article that failed."""
+        for url in urls:
+            if kind == "sitemap":
+                self._count(summary.FEEDS_POLLED)
+                self._count(summary.FEEDS_FAILED)
+            else:
+                self._count(summary.ARTICLES_FAILED)
+            logger.warning("%s: %s lists an unparsable %s URL %r", source.name, listing, kind, url)
 
     def _listing_closed(self) -> None:
         self._listings_open -= 1
