@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -170,8 +170,12 @@ def clean_authors(raw: list[str]) -> tuple[str, ...]:
 
 
 def normalise_date(value: str | None) -> str | None:
-    """ISO 8601: UTC "YYYY-MM-DDTHH:MM:SSZ" when the value has a time and an offset, the local
-    "YYYY-MM-DDTHH:MM:SS" for a time without offset, "YYYY-MM-DD" for a date alone."""
+    """ISO 8601 as the page states it: "YYYY-MM-DDTHH:MM:SS" with the page's offset ("Z" for UTC,
+    else "+HH:MM"), without one when the page gives none, "YYYY-MM-DD" for a date alone.
+
+    The offset is kept rather than the time converted to UTC: the day a reader sees in the record
+    is then the page's own day (an article of 00:30 in Berlin is not of the day before), and the
+    moment is the same for every reader that compares times (SQL, search, --since)."""
     if not value:
         return None
     value = value.strip()
@@ -187,9 +191,14 @@ def normalise_date(value: str | None) -> str | None:
         return None
     if len(value) <= 10 and "T" not in value:
         return parsed.strftime("%Y-%m-%d")
-    if parsed.tzinfo is None:
-        return parsed.strftime("%Y-%m-%dT%H:%M:%S")
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    local = parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    offset = parsed.utcoffset()
+    if offset is None:
+        return local
+    if offset == timedelta(0):
+        return f"{local}Z"
+    hours, minutes = divmod(abs(offset) // timedelta(minutes=1), 60)
+    return f"{local}{'-' if offset < timedelta(0) else '+'}{hours:02d}:{minutes:02d}"
 
 
 def _published(
