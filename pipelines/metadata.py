@@ -1,14 +1,16 @@
 """Article metadata from a parsed page: title, authors, dates, language, description, tags, image.
 
 Read in the order publishers make them reliable: schema.org JSON-LD, then Open Graph / article
-meta tags, then plain HTML (<title>, <h1>, <html lang>, <time>). Dates fall back to htmldate only
-when the page has no structured date, which keeps the common case fast.
+meta tags, then plain HTML (<title>, <h1>, the byline, <html lang>, <time>). Dates fall back to
+htmldate only when the page has no structured date, which keeps the common case fast. The meta
+names that may carry an author or a title are trafilatura's lists.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +21,7 @@ import py3langid
 from htmldate import find_date
 from lxml.etree import XPath
 from lxml.html import HtmlElement
+from trafilatura.metadata import METANAME_AUTHOR, METANAME_TITLE
 
 from archive.urls import absolute_http_url
 from pipelines.extracted import Metadata
@@ -35,12 +38,25 @@ _MARKUP = {
     "title": (),
 }
 _JSON_LD = "application/ld+json"
-# The class is looked into only where the element has one.
+# XHTML-era pages wrap the script's JSON in a CDATA section or an HTML comment.
+_SCRIPT_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
+# Author meta names, Dublin Core's creator before the generic "author" (which CMSs fill with the
+# site's owner), then the rest of trafilatura's list; "creator" alone names the page's software.
+_AUTHOR_META: tuple[str, ...] = ("dc:creator", "dc.creator", "dcterms.creator", "author")
+_AUTHOR_META += tuple(sorted(METANAME_AUTHOR - {*_AUTHOR_META, "article:author", "creator"}))
+# Headline meta names after Open Graph and Twitter; "title" and "headline" are the page's own words.
+_TITLE_META = ("og:title", "twitter:title", *sorted(METANAME_TITLE - {"twitter:title"}))
+# A byline: marked by rel/itemprop, or an element whose class names an author or a byline. Readers'
+# names in comment threads are never the article's authors.
 _BYLINE = XPath(
     '//*[@rel="author" or @itemprop="author" or @class[contains(., "byline")'
-    ' or contains(., "author-name")]][not(self::meta)][not(self::link)]'
+    ' or contains(., "author") or contains(., "Author") or contains(., "Byline")]]'
+    "[not(self::meta or self::link or self::script or self::style or self::body or self::html)]"
+    '[not(ancestor-or-self::*[@class[contains(., "omment")] or @id[contains(., "omment")]])]'
 )
-_BY = re.compile(r"^\s*(?:by|von|par|por|door|di|da|de)\s+", re.IGNORECASE)
+# A byline element holding more text than this is a biography or a teaser, not a byline.
+_BYLINE_MAX = 200
+_BY = re.compile(r"^\s*(?:(?:written\s+)?by|von|par|por|door|di|da|de)(?::|\s+|$)", re.IGNORECASE)
 _ROLE = re.compile(
     r"\b(?:editor|writer|reporter|correspondent|staff|contributor|columnist|journalist|"
     r"author|press|news|reuters|associated|agency|photograph\w*|updated|published)\b",
@@ -48,7 +64,11 @@ _ROLE = re.compile(
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·]\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·/]\s+")
+# Meta names that carry the site's name.
+_SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title")
+# A <title> this short is a site or section name rather than the headline.
+_TITLE_MIN_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -95,7 +115,7 @@ def _json_ld_objects(markup: dict[str, list[HtmlElement]]) -> Iterator[dict[str,
         if script.get("type") != _JSON_LD:
             continue
         try:
-            data = json.loads(script.text or "")
+            data = json.loads(_SCRIPT_WRAPPER.sub("", script.text or ""), strict=False)
         except ValueError:
             continue
         stack = [data]
@@ -122,14 +142,18 @@ def _article_object(markup: dict[str, list[HtmlElement]]) -> dict[str, Any]:
 
 
 def _meta_tags(markup: dict[str, list[HtmlElement]]) -> dict[str, list[str]]:
-    """Meta tag contents by lower-cased property/name/itemprop/http-equiv, in page order."""
+    """Meta tag contents by lower-cased property/name/itemprop/http-equiv, in page order.
+
+    A property may list several names separated by spaces (RDFa): the content counts for each.
+    """
     tags: dict[str, list[str]] = {}
     for meta in markup.get("meta", []):
         key = meta.get("property") or meta.get("name") or meta.get("itemprop")
         key = key or meta.get("http-equiv")
         content = _clean(meta.get("content"))
         if key and content:
-            tags.setdefault(key.strip().lower(), []).append(content)
+            for name in key.lower().split():
+                tags.setdefault(name, []).append(content)
     return tags
 
 
@@ -150,7 +174,8 @@ def _names(value: Any) -> list[str]:
 
 
 def clean_authors(raw: list[str]) -> tuple[str, ...]:
-    """One name per entry: no "By", no roles or agencies, no URLs, no duplicates, page order."""
+    """One name per entry: no "By", no roles or agencies, no URLs, no dates, no duplicates, page
+    order. A name holds no digit: a byline's time ("2 hours ago", "Jan 5, 2024") is dropped."""
     authors: list[str] = []
     for value in raw:
         for part in _AUTHOR_SPLIT.split(_BY.sub("", " ".join(value.split()))):
@@ -162,6 +187,7 @@ def clean_authors(raw: list[str]) -> tuple[str, ...]:
                 or _ROLE.search(name)
                 or len(name.split()) > 4
                 or not any(ch.isalpha() for ch in name)
+                or any(ch.isdigit() for ch in name)
             ):
                 continue
             if name.lower() not in (a.lower() for a in authors):
@@ -240,24 +266,115 @@ def _language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
     return None
 
 
+def _words(text: str) -> list[str]:
+    """The words of a name or title, case and accents folded, punctuation dropped."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return re.findall(r"\w+", "".join(ch for ch in folded if not unicodedata.combining(ch)))
+
+
+def _names_site(segment: str, sites: list[list[str]]) -> bool:
+    """True when a title segment is the site's name: equal to it, or one starts the other word for
+    word ("Spiceworks" of "Spiceworks Inc", "Aktuálně.cz" of "Aktuálně.cz - Víte, co se děje")."""
+    words = _words(segment)
+    return bool(words) and any(
+        site[: len(words)] == words or words[: len(site)] == site or "".join(site) == "".join(words)
+        for site in sites
+        if site
+    )
+
+
+def _without_site(title: str, sites: list[list[str]], others: set[str]) -> str:
+    """The title without the site or section names the page adds around the headline.
+
+    A segment after the last separator goes when it names the site, or when what precedes it is
+    the headline as the page gives it elsewhere (`others`, the other forms, folded) and is the
+    longer part; a segment before the first separator goes when it names the site.
+    """
+    while separators := list(_TITLE_SEPARATOR.finditer(title)):
+        last, first = separators[-1], separators[0]
+        head, tail = title[: last.start()].strip(), title[last.end() :].strip()
+        if _names_site(tail, sites) or (len(tail) < len(head) and _folded(head) in others):
+            title = head
+        elif _names_site(title[: first.start()], sites):
+            title = title[first.end() :].strip()
+        else:
+            break
+    return title
+
+
+def _is_headline(text: str) -> bool:
+    """Long enough to be a headline rather than a site or section name (Readability's measure)."""
+    return len(text.split()) >= _TITLE_MIN_WORDS or len(text) >= 15
+
+
+def _without_last_part(title: str) -> str:
+    """A bare <title> without its last part where the page names no site: Readability's rule,
+    that part is the site's when what precedes it is longer and long enough to be a headline."""
+    separators = [s for s in _TITLE_SEPARATOR.finditer(title) if ":" not in s.group()]
+    if not separators:
+        return title
+    head, tail = title[: separators[-1].start()].strip(), title[separators[-1].end() :].strip()
+    return head if len(tail) < len(head) and _is_headline(head) else title
+
+
+def _folded(text: str) -> str:
+    return " ".join(_words(text))
+
+
+def _title_parts(title: str) -> set[str]:
+    """The folded title and each run of it up to or from a separator."""
+    parts = {title}
+    for separator in _TITLE_SEPARATOR.finditer(title):
+        parts.update((title[: separator.start()], title[separator.end() :]))
+    return {_folded(part) for part in parts}
+
+
 def _headlines(
     markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
 ) -> tuple[str, ...]:
-    """Every form of the headline the page gives, best first, the site name cut off the first."""
-    candidates = [
-        _clean(article.get("headline")),
-        _first(meta, "og:title"),
-        _first(meta, "twitter:title"),
-        *(_clean(h.text_content()) for h in markup.get("h1", [])[:2]),
-        *(_clean(t.text_content()) for t in markup.get("title", [])[:1]),
+    """Every form of the headline the page gives, the best first, without the site's name.
+
+    A headline the page declares (JSON-LD, Open Graph, Twitter, Dublin Core...) comes first, the
+    first that another form of the page confirms (a JSON-LD "headline" may be a summary, its
+    "name" the headline). Else the longest <h1> that is the <title> or a part of it; else the
+    <title>, which an <h1> that says something else (a section name, "About this site") does not
+    beat, unless the <title> is too short to be a headline.
+    """
+    declared = [
+        c
+        for c in (
+            _clean(article.get("headline")),
+            _clean(article.get("name")),
+            *(_first(meta, key) for key in _TITLE_META),
+        )
+        if c
     ]
-    found = [c for c in candidates if c]
-    site = _first(meta, "og:site_name", "application-name")
-    if found and site:
-        separators = list(_TITLE_SEPARATOR.finditer(found[0]))
-        if separators and found[0][separators[-1].end() :].strip().lower() == site.lower():
-            found[0] = found[0][: separators[-1].start()].strip()
-    return tuple(dict.fromkeys(found))
+    h1s = [text for h in markup.get("h1", [])[:2] if (text := _clean(h.text_content()))]
+    page = next(
+        (text for t in markup.get("title", [])[:1] if (text := _clean(t.text_content()))), None
+    )
+    found = declared + h1s + ([page] if page else [])
+    if not found:
+        return ()
+    sites = [_words(name) for key in _SITE_META for name in meta.get(key, [])[:1]]
+    parts = {form: _title_parts(form) for form in found}
+    others = {_folded(form) for form in found}
+
+    def confirmed(form: str) -> bool:
+        folded = {_folded(form), _folded(_without_site(form, sites, set()))}
+        return any(folded & parts[other] for other in found if other != form)
+
+    if declared:
+        best = next((form for form in declared if confirmed(form)), declared[0])
+        best = _without_site(best, sites, others - {_folded(best)})
+    elif page and (agreed := [h for h in h1s if _folded(h) in parts[page]]):
+        best = max(agreed, key=len)
+    elif page and (_is_headline(page) or not h1s):
+        best = _without_site(page, sites, others - {_folded(page)})
+        best = _without_last_part(best) if best == page else best
+    else:
+        best = h1s[0]
+    return tuple(dict.fromkeys([best, *found]))
 
 
 def _tags(article: dict[str, Any], meta: dict[str, list[str]]) -> tuple[str, ...]:
@@ -300,27 +417,66 @@ def _links(markup: dict[str, list[HtmlElement]]) -> dict[str, str]:
     }
 
 
+def _byline(tree: HtmlElement, headline: HtmlElement | None) -> list[str]:
+    """The texts of the page's byline: the one nearest the headline, read by its smallest parts.
+
+    Pages mark many bylines (related articles, teasers, the author box at the end): the one
+    nearest the <h1> in page order is the article's, the first one where there is no <h1>. A
+    byline is read from the marked elements inside it (a name apart from its date, its role and
+    its "By"), together with marked siblings (one link per author), never from a larger block.
+    """
+    marked = [e for e in _BYLINE(tree) if len(e.text_content()) <= _BYLINE_MAX]
+    if not marked:
+        return []
+    anchor = marked[0]
+    if headline is not None and len(marked) > 1:
+        position = {elem: n for n, elem in enumerate(tree.iter())}
+        at = position.get(headline, 0)
+        anchor = min(marked, key=lambda e: (abs(position[e] - at), position[e] < at))
+    chosen = set(marked)
+    while (parent := anchor.getparent()) is not None and parent in chosen:
+        anchor = parent
+    group = [e for e in marked if e is anchor or e.getparent() is anchor.getparent()]
+    return [
+        piece
+        for top in group
+        for leaf in marked
+        if (leaf is top or top in leaf.iterancestors())
+        and not any(inner in chosen for inner in leaf.iterdescendants())
+        for piece in leaf.itertext()
+    ]
+
+
+def _authors(
+    tree: HtmlElement, article: dict[str, Any], meta: dict[str, list[str]], title: str | None
+) -> tuple[str, ...]:
+    """The article's authors from its first source that names one: JSON-LD, the article's and
+    Dublin Core's meta tags, the other author meta names, the byline."""
+    sources = [
+        _names(article.get("author")),
+        [name for name in meta.get("article:author", []) if not name.startswith("http")],
+        *(meta.get(key, []) for key in _AUTHOR_META),
+    ]
+    for raw in sources:
+        if authors := clean_authors(raw):
+            return authors
+    h1s = [h for h in tree.iter("h1") if title and _clean(h.text_content()) == title]
+    return clean_authors(_byline(tree, h1s[0] if h1s else next(tree.iter("h1"), None)))
+
+
 def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     """Read the page's metadata; absent fields are None or empty, never guessed from the URL."""
     markup = _collect(tree)
     meta = _meta_tags(markup)
     article = _article_object(markup)
     links = _links(markup)
-    authors = clean_authors(_names(article.get("author")))
-    if not authors:
-        raw = meta.get("author", []) + [
-            a for a in meta.get("article:author", []) if not a.startswith("http")
-        ]
-        authors = clean_authors(
-            raw or [" ".join(e.text_content().split()) for e in _BYLINE(tree)[:3]]
-        )
     image = _image(article, meta)
     canonical = links.get("canonical") or _first(meta, "og:url")
     headlines = _headlines(markup, article, meta)
     return PageMetadata(
         title=headlines[0] if headlines else None,
         headlines=headlines,
-        authors=authors,
+        authors=_authors(tree, article, meta, headlines[0] if headlines else None),
         published=_published(tree, markup, article, meta),
         language=_language(tree, meta),
         description=_clean(article.get("description"))
