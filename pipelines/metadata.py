@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from itertools import islice
 from typing import Any
 
 import py3langid
@@ -56,6 +57,8 @@ _BYLINE = XPath(
 )
 # A byline element holding more text than this is a biography or a teaser, not a byline.
 _BYLINE_MAX = 200
+# Bylines tried, nearest the headline first, for one that names someone.
+_BYLINE_TRIES = 3
 _BY = re.compile(r"^\s*(?:(?:written\s+)?by|von|par|por|door|di|da|de)(?::|\s+|$)", re.IGNORECASE)
 _ROLE = re.compile(
     r"\b(?:editor|writer|reporter|correspondent|staff|contributor|columnist|journalist|"
@@ -321,12 +324,12 @@ def _folded(text: str) -> str:
     return " ".join(_words(text))
 
 
-def _title_parts(title: str) -> set[str]:
-    """The folded title and each run of it up to or from a separator."""
-    parts = {title}
+def _title_parts(title: str) -> dict[str, str]:
+    """The title and each run of it up to or from a separator, by their folded forms."""
+    parts = [title]
     for separator in _TITLE_SEPARATOR.finditer(title):
-        parts.update((title[: separator.start()], title[separator.end() :]))
-    return {_folded(part) for part in parts}
+        parts.extend((title[: separator.start()].strip(), title[separator.end() :].strip()))
+    return {_folded(part): part for part in parts}
 
 
 def _headlines(
@@ -336,7 +339,7 @@ def _headlines(
 
     A headline the page declares (JSON-LD, Open Graph, Twitter, Dublin Core...) comes first, the
     first that another form of the page confirms (a JSON-LD "headline" may be a summary, its
-    "name" the headline). Else the longest <h1> that is the <title> or a part of it; else the
+    "name" the headline). Else the <title>'s part that the longest <h1> repeats; else the
     <title>, which an <h1> that says something else (a section name, "About this site") does not
     beat, unless the <title> is too short to be a headline.
     """
@@ -362,13 +365,13 @@ def _headlines(
 
     def confirmed(form: str) -> bool:
         folded = {_folded(form), _folded(_without_site(form, sites, set()))}
-        return any(folded & parts[other] for other in found if other != form)
+        return any(folded & parts[other].keys() for other in found if other != form)
 
     if declared:
         best = next((form for form in declared if confirmed(form)), declared[0])
         best = _without_site(best, sites, others - {_folded(best)})
     elif page and (agreed := [h for h in h1s if _folded(h) in parts[page]]):
-        best = max(agreed, key=len)
+        best = parts[page][_folded(max(agreed, key=len))]
     elif page and (_is_headline(page) or not h1s):
         best = _without_site(page, sites, others - {_folded(page)})
         best = _without_last_part(best) if best == page else best
@@ -417,51 +420,53 @@ def _links(markup: dict[str, list[HtmlElement]]) -> dict[str, str]:
     }
 
 
-def _byline(tree: HtmlElement, headline: HtmlElement | None) -> list[str]:
-    """The texts of the page's byline: the one nearest the headline, read by its smallest parts.
+def _bylines(tree: HtmlElement, headline: HtmlElement | None) -> Iterator[list[str]]:
+    """The texts of each byline of the page, nearest the headline first, read by their parts.
 
     Pages mark many bylines (related articles, teasers, the author box at the end): the one
-    nearest the <h1> in page order is the article's, the first one where there is no <h1>. A
+    nearest the <h1> in page order is the article's; without an <h1>, page order decides. A
     byline is read from the marked elements inside it (a name apart from its date, its role and
     its "By"), together with marked siblings (one link per author), never from a larger block.
     """
     marked = [e for e in _BYLINE(tree) if len(e.text_content()) <= _BYLINE_MAX]
-    if not marked:
-        return []
-    anchor = marked[0]
+    nearest = marked
     if headline is not None and len(marked) > 1:
         position = {elem: n for n, elem in enumerate(tree.iter())}
         at = position.get(headline, 0)
-        anchor = min(marked, key=lambda e: (abs(position[e] - at), position[e] < at))
+        nearest = sorted(marked, key=lambda e: (abs(position[e] - at), position[e] < at))
     chosen = set(marked)
-    while (parent := anchor.getparent()) is not None and parent in chosen:
-        anchor = parent
-    group = [e for e in marked if e is anchor or e.getparent() is anchor.getparent()]
-    return [
-        piece
-        for top in group
-        for leaf in marked
-        if (leaf is top or top in leaf.iterancestors())
-        and not any(inner in chosen for inner in leaf.iterdescendants())
-        for piece in leaf.itertext()
-    ]
+    for anchor in nearest:
+        while (parent := anchor.getparent()) is not None and parent in chosen:
+            anchor = parent
+        group = [e for e in marked if e is anchor or e.getparent() is anchor.getparent()]
+        yield [
+            piece
+            for top in group
+            for leaf in marked
+            if (leaf is top or top in leaf.iterancestors())
+            and not any(inner in chosen for inner in leaf.iterdescendants())
+            for piece in leaf.itertext()
+        ]
 
 
 def _authors(
     tree: HtmlElement, article: dict[str, Any], meta: dict[str, list[str]], title: str | None
 ) -> tuple[str, ...]:
     """The article's authors from its first source that names one: JSON-LD, the article's and
-    Dublin Core's meta tags, the other author meta names, the byline."""
+    Dublin Core's meta tags, the other author meta names, the bylines nearest the headline (an
+    author's photo or an empty box is marked as a byline too)."""
     sources = [
         _names(article.get("author")),
         [name for name in meta.get("article:author", []) if not name.startswith("http")],
         *(meta.get(key, []) for key in _AUTHOR_META),
     ]
+    h1s = [h for h in tree.iter("h1") if title and _folded(h.text_content()) == _folded(title)]
+    headline = h1s[0] if h1s else next(tree.iter("h1"), None)
+    sources.extend(islice(_bylines(tree, headline), _BYLINE_TRIES))
     for raw in sources:
         if authors := clean_authors(raw):
             return authors
-    h1s = [h for h in tree.iter("h1") if title and _clean(h.text_content()) == title]
-    return clean_authors(_byline(tree, h1s[0] if h1s else next(tree.iter("h1"), None)))
+    return ()
 
 
 def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:

@@ -130,3 +130,17 @@ def test_site_name_after_a_dash_of_a_bare_title_is_cut() -> None:
     assert _extract(head).title == "Council votes to rebuild the bridge"
     # Too short a headline would be left: the <title> is kept whole.
     assert _extract("<title>Bridge \u2013 Town</title>").title == "Bridge \u2013 Town"
+
+
+def test_title_from_the_titles_own_words_where_the_h1_carries_a_mark() -> None:
+    head = "<title>Shared history \u2014 Evolve documentation</title>"
+    body = '<h1>Shared history<a class="headerlink" href="#top">\u00b6</a></h1>'
+    assert _extract(head, body).title == "Shared history"
+
+
+def test_an_empty_author_box_next_to_the_headline_does_not_hide_the_byline() -> None:
+    body = (
+        '<header><h1>Council votes to rebuild the bridge</h1><div class="author-photo">'
+        '<img src="a.jpg"></div></header><div class="meta"><p class="byline">By Ann Lee</p></div>'
+    )
+    assert _extract("", body).authors == ("Ann Lee",)
