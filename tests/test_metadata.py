@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipelines.article import Article, extract_article
 
 BODY = (
@@ -88,54 +90,70 @@ def test_several_authors_of_one_byline() -> None:
     assert _extract("", body).authors == ("Ann Lee", "Bo Chen")
 
 
-def test_title_not_a_generic_section_heading() -> None:
-    head = "<title>Council votes to rebuild the bridge</title>"
-    assert _extract(head, "<h1>Local News Centre</h1>").title == (
-        "Council votes to rebuild the bridge"
-    )
-    # An <h1> that is the <title> without the site's name is the clean form.
-    head = "<title>Council votes to rebuild the bridge - Example Times</title>"
-    body = "<h1>Example Times</h1><h1>Council votes to rebuild the bridge</h1>"
-    assert _extract(head, body).title == "Council votes to rebuild the bridge"
+HEADLINE = "Council votes to rebuild the bridge"
+OG = '<meta property="og:title" content="{}">'
 
 
-def test_site_name_cut_where_it_only_begins_the_sites_name() -> None:
-    head = (
-        '<meta property="og:title" content="Council votes to rebuild the bridge | Example.com">'
-        '<meta property="og:site_name" content="Example.com - News as it happens">'
-    )
-    assert _extract(head).title == "Council votes to rebuild the bridge"
-
-
-def test_suffix_cut_where_the_page_gives_the_headline_without_it() -> None:
-    head = '<meta property="og:title" content="Council votes to rebuild the bridge - Spanner">'
-    body = "<h1>Council votes to rebuild the bridge</h1>"
-    assert _extract(head, body).title == "Council votes to rebuild the bridge"
-    # A headline whose last part is shorter than the <h1> kicker keeps it.
-    head = '<meta property="og:title" content="Bridge - what the council decided today">'
-    assert _extract(head, "<h1>Bridge</h1>").title == "Bridge - what the council decided today"
-
-
-def test_json_ld_headline_that_no_other_form_confirms_gives_way() -> None:
-    head = (
-        '<script type="application/ld+json">{"@type": "Article", "name": "Hermitian matrix",'
-        ' "headline": "matrix equal to its conjugate transpose"}</script>'
-        '<meta property="og:title" content="Hermitian matrix - Wikipedia">'
-    )
-    assert _extract(head, "<h1>Hermitian matrix</h1>").title == "Hermitian matrix"
-
-
-def test_site_name_after_a_dash_of_a_bare_title_is_cut() -> None:
-    head = "<title>Council votes to rebuild the bridge \u2013 My town blog</title>"
-    assert _extract(head).title == "Council votes to rebuild the bridge"
-    # Too short a headline would be left: the <title> is kept whole.
-    assert _extract("<title>Bridge \u2013 Town</title>").title == "Bridge \u2013 Town"
-
-
-def test_title_from_the_titles_own_words_where_the_h1_carries_a_mark() -> None:
-    head = "<title>Shared history \u2014 Evolve documentation</title>"
-    body = '<h1>Shared history<a class="headerlink" href="#top">\u00b6</a></h1>'
-    assert _extract(head, body).title == "Shared history"
+@pytest.mark.parametrize(
+    ("head", "body", "title"),
+    [
+        pytest.param(
+            f"<title>{HEADLINE}</title>", "<h1>Local News Centre</h1>", HEADLINE, id="section-h1"
+        ),
+        pytest.param(
+            f"<title>{HEADLINE} - Example Times</title>",
+            f"<h1>Example Times</h1><h1>{HEADLINE}</h1>",
+            HEADLINE,
+            id="h1-is-a-part-of-the-title",
+        ),
+        pytest.param(
+            OG.format(f"{HEADLINE} | Example.com")
+            + '<meta property="og:site_name" content="Example.com - News as it happens">',
+            "",
+            HEADLINE,
+            id="suffix-begins-the-site-name",
+        ),
+        pytest.param(
+            OG.format(f"{HEADLINE} - Spanner"),
+            f"<h1>{HEADLINE}</h1>",
+            HEADLINE,
+            id="suffix-the-h1-lacks",
+        ),
+        pytest.param(
+            OG.format("Bridge - what the council decided today"),
+            "<h1>Bridge</h1>",
+            "Bridge - what the council decided today",
+            id="kept-when-longer-than-the-h1",
+        ),
+        pytest.param(
+            '<script type="application/ld+json">{"@type": "Article", "name": "Hermitian matrix",'
+            ' "headline": "matrix equal to its conjugate transpose"}</script>'
+            + OG.format("Hermitian matrix - Wikipedia"),
+            "<h1>Hermitian matrix</h1>",
+            "Hermitian matrix",
+            id="json-ld-headline-no-form-confirms",
+        ),
+        pytest.param(
+            f"<title>{HEADLINE} \u2013 My town blog</title>",
+            "",
+            HEADLINE,
+            id="bare-title-after-a-dash",
+        ),
+        pytest.param(
+            "<title>Bridge \u2013 Town</title>", "", "Bridge \u2013 Town", id="bare-title-too-short"
+        ),
+        pytest.param(
+            "<title>Shared history \u2014 Evolve documentation</title>",
+            '<h1>Shared history<a class="headerlink" href="#top">\u00b6</a></h1>',
+            "Shared history",
+            id="h1-with-a-mark",
+        ),
+    ],
+)
+def test_title_is_the_headline_without_site_or_section_names(
+    head: str, body: str, title: str
+) -> None:
+    assert _extract(head, body).title == title
 
 
 def test_an_empty_author_box_next_to_the_headline_does_not_hide_the_byline() -> None:
