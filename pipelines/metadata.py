@@ -45,8 +45,9 @@ _SCRIPT_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
 # site's owner), then the rest of trafilatura's list; "creator" alone names the page's software.
 _AUTHOR_META: tuple[str, ...] = ("dc:creator", "dc.creator", "dcterms.creator", "author")
 _AUTHOR_META += tuple(sorted(METANAME_AUTHOR - {*_AUTHOR_META, "article:author", "creator"}))
-# Headline meta names after Open Graph and Twitter; "title" and "headline" are the page's own words.
-_TITLE_META = ("og:title", "twitter:title", *sorted(METANAME_TITLE - {"twitter:title"}))
+# Headline meta names besides Open Graph's and Twitter's (trafilatura's list): some hold the site's
+# name, so they count only where another form of the page confirms them.
+_TITLE_META = tuple(sorted(METANAME_TITLE - {"twitter:title"}))
 # A byline: marked by rel/itemprop, or an element whose class names an author or a byline. Readers'
 # names in comment threads are never the article's authors.
 _BYLINE = XPath(
@@ -337,21 +338,15 @@ def _headlines(
 ) -> tuple[str, ...]:
     """Every form of the headline the page gives, the best first, without the site's name.
 
-    A headline the page declares (JSON-LD, Open Graph, Twitter, Dublin Core...) comes first, the
-    first that another form of the page confirms (a JSON-LD "headline" may be a summary, its
-    "name" the headline). Else the <title>'s part that the longest <h1> repeats; else the
+    A headline the page declares comes first: the first that another form of the page confirms
+    (a JSON-LD "headline" may be a summary, its "name" the headline), else the first of JSON-LD,
+    Open Graph and Twitter. Else the <title>'s part that the longest <h1> repeats; else the
     <title>, which an <h1> that says something else (a section name, "About this site") does not
     beat, unless the <title> is too short to be a headline.
     """
-    declared = [
-        c
-        for c in (
-            _clean(article.get("headline")),
-            _clean(article.get("name")),
-            *(_first(meta, key) for key in _TITLE_META),
-        )
-        if c
-    ]
+    main = [_clean(article.get("headline")), _clean(article.get("name"))]
+    main += [_first(meta, "og:title"), _first(meta, "twitter:title")]
+    declared = [c for c in main + [_first(meta, key) for key in _TITLE_META] if c]
     h1s = [text for h in markup.get("h1", [])[:2] if (text := _clean(h.text_content()))]
     page = next(
         (text for t in markup.get("title", [])[:1] if (text := _clean(t.text_content()))), None
@@ -367,16 +362,17 @@ def _headlines(
         folded = {_folded(form), _folded(_without_site(form, sites, set()))}
         return any(folded & parts[other].keys() for other in found if other != form)
 
-    if declared:
-        best = next((form for form in declared if confirmed(form)), declared[0])
-        best = _without_site(best, sites, others - {_folded(best)})
+    chosen = next((form for form in declared if confirmed(form)), None)
+    chosen = chosen or next((form for form in main if form), None)
+    if chosen:
+        best = _without_site(chosen, sites, others - {_folded(chosen)})
     elif page and (agreed := [h for h in h1s if _folded(h) in parts[page]]):
         best = parts[page][_folded(max(agreed, key=len))]
     elif page and (_is_headline(page) or not h1s):
         best = _without_site(page, sites, others - {_folded(page)})
         best = _without_last_part(best) if best == page else best
     else:
-        best = h1s[0]
+        best = (h1s + found)[0]
     return tuple(dict.fromkeys([best, *found]))
 
 

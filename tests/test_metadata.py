@@ -143,6 +143,19 @@ OG = '<meta property="og:title" content="{}">'
             "<title>Bridge \u2013 Town</title>", "", "Bridge \u2013 Town", id="bare-title-too-short"
         ),
         pytest.param(
+            '<meta name="dc.title" content="remoteStorage">'
+            "<title>draft-remotestorage-04 - remoteStorage</title>",
+            "<h1>Table of contents</h1>",
+            "remoteStorage",
+            id="other-meta-name-the-title-confirms",
+        ),
+        pytest.param(
+            '<meta name="headline" content="Example Times">',
+            f"<h1>{HEADLINE}</h1>",
+            HEADLINE,
+            id="other-meta-name-nothing-confirms",
+        ),
+        pytest.param(
             "<title>Shared history \u2014 Evolve documentation</title>",
             '<h1>Shared history<a class="headerlink" href="#top">\u00b6</a></h1>',
             "Shared history",
