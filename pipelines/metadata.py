@@ -456,10 +456,12 @@ def _authors(
         [name for name in meta.get("article:author", []) if not name.startswith("http")],
         *(meta.get(key, []) for key in _AUTHOR_META),
     ]
+    for raw in sources:
+        if authors := clean_authors(raw):
+            return authors
     h1s = [h for h in tree.iter("h1") if title and _folded(h.text_content()) == _folded(title)]
     headline = h1s[0] if h1s else next(tree.iter("h1"), None)
-    sources.extend(islice(_bylines(tree, headline), _BYLINE_TRIES))
-    for raw in sources:
+    for raw in islice(_bylines(tree, headline), _BYLINE_TRIES):
         if authors := clean_authors(raw):
             return authors
     return ()
