@@ -49,12 +49,14 @@ _AUTHOR_META += tuple(sorted(METANAME_AUTHOR - {*_AUTHOR_META, "article:author",
 # name, so they count only where another form of the page confirms them.
 _TITLE_META = tuple(sorted(METANAME_TITLE - {"twitter:title"}))
 # A byline: marked by rel/itemprop, or an element whose class names an author or a byline. Readers'
-# names in comment threads are never the article's authors.
+# names in comment threads are never the article's authors (a "commentary" is an article).
 _BYLINE = XPath(
     '//*[@rel="author" or @itemprop="author" or @class[contains(., "byline")'
     ' or contains(., "author") or contains(., "Author") or contains(., "Byline")]]'
     "[not(self::meta or self::link or self::script or self::style or self::body or self::html)]"
-    '[not(ancestor-or-self::*[@class[contains(., "omment")] or @id[contains(., "omment")]])]'
+    "[not(ancestor-or-self::*[re:test(concat(@class, ' ', @id),"
+    " '(^|[^a-z])comment(s|list)?([^a-z]|$)', 'i')])]",
+    namespaces={"re": "http://exslt.org/regular-expressions"},
 )
 # A byline element holding more text than this is a biography or a teaser, not a byline.
 _BYLINE_MAX = 200

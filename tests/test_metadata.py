@@ -54,6 +54,11 @@ def test_readers_in_the_comments_are_not_authors() -> None:
         '<div class="author-name">Ann Lee</div>'
     )
     assert _extract("", body).authors == ("Ann Lee",)
+    # An opinion section is no comment thread.
+    opinion = (
+        '<div class="commentary"><h1>Why the bridge</h1><p class="byline">By Ann Lee</p></div>'
+    )
+    assert _extract("", opinion).authors == ("Ann Lee",)
 
 
 def test_the_byline_next_to_the_headline_not_the_teasers() -> None:
