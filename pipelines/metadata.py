@@ -3,28 +3,27 @@
 Read in the order publishers make them reliable: schema.org JSON-LD, then Open Graph / article
 meta tags, then plain HTML (<title>, <h1>, the byline, <html lang>, <time>). Dates fall back to
 htmldate only when the page has no structured date, which keeps the common case fast. The meta
-names that may carry an author or a title are trafilatura's lists.
+names that may carry an author or a title are trafilatura's lists; `pipelines.headline` chooses
+among the forms of the headline, `pipelines.byline` reads the authors.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from itertools import islice
 from typing import Any
 
 import py3langid
 from htmldate import find_date
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.metadata import METANAME_AUTHOR, METANAME_TITLE
 
 from archive.urls import absolute_http_url
+from pipelines import byline, headline
 from pipelines.extracted import Metadata
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
@@ -48,33 +47,9 @@ _AUTHOR_META += tuple(sorted(METANAME_AUTHOR - {*_AUTHOR_META, "article:author",
 # Headline meta names besides Open Graph's and Twitter's (trafilatura's list): some hold the site's
 # name, so they count only where another form of the page confirms them.
 _TITLE_META = tuple(sorted(METANAME_TITLE - {"twitter:title"}))
-# A byline: marked by rel/itemprop, or an element whose class names an author or a byline. Readers'
-# names in comment threads are never the article's authors (a "commentary" is an article).
-_BYLINE = XPath(
-    '//*[@rel="author" or @itemprop="author" or @class[contains(., "byline")'
-    ' or contains(., "author") or contains(., "Author") or contains(., "Byline")]]'
-    "[not(self::meta or self::link or self::script or self::style or self::body or self::html)]"
-    "[not(ancestor-or-self::*[re:test(concat(@class, ' ', @id),"
-    " '(^|[^a-z])comment(s|list)?([^a-z]|$)', 'i')])]",
-    namespaces={"re": "http://exslt.org/regular-expressions"},
-)
-# A byline element holding more text than this is a biography or a teaser, not a byline.
-_BYLINE_MAX = 200
-# Bylines tried, nearest the headline first, for one that names someone.
-_BYLINE_TRIES = 3
-_BY = re.compile(r"^\s*(?:(?:written\s+)?by|von|par|por|door|di|da|de)(?::|\s+|$)", re.IGNORECASE)
-_ROLE = re.compile(
-    r"\b(?:editor|writer|reporter|correspondent|staff|contributor|columnist|journalist|"
-    r"author|press|news|reuters|associated|agency|photograph\w*|updated|published)\b",
-    re.IGNORECASE,
-)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·/]\s+")
 # Meta names that carry the site's name.
 _SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title")
-# A <title> this short is a site or section name rather than the headline.
-_TITLE_MIN_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -179,28 +154,6 @@ def _names(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def clean_authors(raw: list[str]) -> tuple[str, ...]:
-    """One name per entry: no "By", no roles or agencies, no URLs, no dates, no duplicates, page
-    order. A name holds no digit: a byline's time ("2 hours ago", "Jan 5, 2024") is dropped."""
-    authors: list[str] = []
-    for value in raw:
-        for part in _AUTHOR_SPLIT.split(_BY.sub("", " ".join(value.split()))):
-            name = _BY.sub("", part).strip(" .-\u2013\u2014:")
-            if (
-                not name
-                or "@" in name
-                or "/" in name
-                or _ROLE.search(name)
-                or len(name.split()) > 4
-                or not any(ch.isalpha() for ch in name)
-                or any(ch.isdigit() for ch in name)
-            ):
-                continue
-            if name.lower() not in (a.lower() for a in authors):
-                authors.append(name)
-    return tuple(authors)
-
-
 def normalise_date(value: str | None) -> str | None:
     """ISO 8601 as the page states it: "YYYY-MM-DDTHH:MM:SS" with the page's offset ("Z" for UTC,
     else "+HH:MM"), without one when the page gives none, "YYYY-MM-DD" for a date alone.
@@ -272,112 +225,6 @@ def _language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _words(text: str) -> list[str]:
-    """The words of a name or title, case and accents folded, punctuation dropped."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return re.findall(r"\w+", "".join(ch for ch in folded if not unicodedata.combining(ch)))
-
-
-def _names_site(segment: str, sites: list[list[str]]) -> bool:
-    """True when a title segment is the site's name: equal to it, or one starts the other word for
-    word ("Spiceworks" of "Spiceworks Inc", "Aktuálně.cz" of "Aktuálně.cz - Víte, co se děje")."""
-    words = _words(segment)
-    return bool(words) and any(
-        site[: len(words)] == words or words[: len(site)] == site or "".join(site) == "".join(words)
-        for site in sites
-        if site
-    )
-
-
-def _without_site(title: str, sites: list[list[str]], others: set[str]) -> str:
-    """The title without the site or section names the page adds around the headline.
-
-    A segment after the last separator goes when it names the site, or when what precedes it is
-    the headline as the page gives it elsewhere (`others`, the other forms, folded) and is the
-    longer part; a segment before the first separator goes when it names the site.
-    """
-    while separators := list(_TITLE_SEPARATOR.finditer(title)):
-        last, first = separators[-1], separators[0]
-        head, tail = title[: last.start()].strip(), title[last.end() :].strip()
-        if _names_site(tail, sites) or (len(tail) < len(head) and _folded(head) in others):
-            title = head
-        elif _names_site(title[: first.start()], sites):
-            title = title[first.end() :].strip()
-        else:
-            break
-    return title
-
-
-def _is_headline(text: str) -> bool:
-    """Long enough to be a headline rather than a site or section name (Readability's measure)."""
-    return len(text.split()) >= _TITLE_MIN_WORDS or len(text) >= 15
-
-
-def _without_last_part(title: str) -> str:
-    """A bare <title> without its last part where the page names no site: Readability's rule,
-    that part is the site's when what precedes it is longer and long enough to be a headline."""
-    separators = [s for s in _TITLE_SEPARATOR.finditer(title) if ":" not in s.group()]
-    if not separators:
-        return title
-    head, tail = title[: separators[-1].start()].strip(), title[separators[-1].end() :].strip()
-    return head if len(tail) < len(head) and _is_headline(head) else title
-
-
-def _folded(text: str) -> str:
-    return " ".join(_words(text))
-
-
-def _title_parts(title: str) -> dict[str, str]:
-    """The title and each run of it up to or from a separator, by their folded forms."""
-    parts = [title]
-    for separator in _TITLE_SEPARATOR.finditer(title):
-        parts.extend((title[: separator.start()].strip(), title[separator.end() :].strip()))
-    return {_folded(part): part for part in parts}
-
-
-def _headlines(
-    markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
-) -> tuple[str, ...]:
-    """Every form of the headline the page gives, the best first, without the site's name.
-
-    A headline the page declares comes first: the first that another form of the page confirms
-    (a JSON-LD "headline" may be a summary, its "name" the headline), else the first of JSON-LD,
-    Open Graph and Twitter. Else the <title>'s part that the longest <h1> repeats; else the
-    <title>, which an <h1> that says something else (a section name, "About this site") does not
-    beat, unless the <title> is too short to be a headline.
-    """
-    main = [_clean(article.get("headline")), _clean(article.get("name"))]
-    main += [_first(meta, "og:title"), _first(meta, "twitter:title")]
-    declared = [c for c in main + [_first(meta, key) for key in _TITLE_META] if c]
-    h1s = [text for h in markup.get("h1", [])[:2] if (text := _clean(h.text_content()))]
-    page = next(
-        (text for t in markup.get("title", [])[:1] if (text := _clean(t.text_content()))), None
-    )
-    found = declared + h1s + ([page] if page else [])
-    if not found:
-        return ()
-    sites = [_words(name) for key in _SITE_META for name in meta.get(key, [])[:1]]
-    parts = {form: _title_parts(form) for form in found}
-    others = {_folded(form) for form in found}
-
-    def confirmed(form: str) -> bool:
-        folded = {_folded(form), _folded(_without_site(form, sites, set()))}
-        return any(folded & parts[other].keys() for other in found if other != form)
-
-    chosen = next((form for form in declared if confirmed(form)), None)
-    chosen = chosen or next((form for form in main if form), None)
-    if chosen:
-        best = _without_site(chosen, sites, others - {_folded(chosen)})
-    elif page and (agreed := [h for h in h1s if _folded(h) in parts[page]]):
-        best = parts[page][_folded(max(agreed, key=len))]
-    elif page and (_is_headline(page) or not h1s):
-        best = _without_site(page, sites, others - {_folded(page)})
-        best = _without_last_part(best) if best == page else best
-    else:
-        best = (h1s + found)[0]
-    return tuple(dict.fromkeys([best, *found]))
-
-
 def _tags(article: dict[str, Any], meta: dict[str, list[str]]) -> tuple[str, ...]:
     raw = list(meta.get("article:tag", []))
     keywords = article.get("keywords")
@@ -410,63 +257,43 @@ def _image(article: dict[str, Any], meta: dict[str, list[str]]) -> str | None:
     )
 
 
+def _headlines(
+    markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
+) -> tuple[str, ...]:
+    """Every form of the headline the page gives, the best first (`headline.choose`)."""
+    trusted = [_clean(article.get("headline")), _clean(article.get("name"))]
+    trusted += [_first(meta, "og:title"), _first(meta, "twitter:title")]
+    declared = [form for form in trusted + [_first(meta, key) for key in _TITLE_META] if form]
+    return headline.choose(
+        declared,
+        [form for form in trusted if form],
+        [text for h in markup.get("h1", [])[:2] if (text := _clean(h.text_content()))],
+        next(
+            (text for t in markup.get("title", [])[:1] if (text := _clean(t.text_content()))), None
+        ),
+        [name for key in _SITE_META for name in meta.get(key, [])[:1]],
+    )
+
+
+def _authors(
+    tree: HtmlElement, article: dict[str, Any], meta: dict[str, list[str]], title: str | None
+) -> tuple[str, ...]:
+    """JSON-LD's authors first, then the article's and Dublin Core's meta tags, then the other
+    author meta names, then the byline."""
+    sources = [
+        _names(article.get("author")),
+        [name for name in meta.get("article:author", []) if not name.startswith("http")],
+        *(meta.get(key, []) for key in _AUTHOR_META),
+    ]
+    return byline.authors(tree, sources, title)
+
+
 def _links(markup: dict[str, list[HtmlElement]]) -> dict[str, str]:
     return {
         rel: link.get("href").strip()
         for link in reversed(markup.get("link", []))
         for rel in link.get("rel").lower().split()
     }
-
-
-def _bylines(tree: HtmlElement, headline: HtmlElement | None) -> Iterator[list[str]]:
-    """The texts of each byline of the page, nearest the headline first, read by their parts.
-
-    Pages mark many bylines (related articles, teasers, the author box at the end): the one
-    nearest the <h1> in page order is the article's; without an <h1>, page order decides. A
-    byline is read from the marked elements inside it (a name apart from its date, its role and
-    its "By"), together with marked siblings (one link per author), never from a larger block.
-    """
-    marked = [e for e in _BYLINE(tree) if len(e.text_content()) <= _BYLINE_MAX]
-    nearest = marked
-    if headline is not None and len(marked) > 1:
-        position = {elem: n for n, elem in enumerate(tree.iter())}
-        at = position.get(headline, 0)
-        nearest = sorted(marked, key=lambda e: (abs(position[e] - at), position[e] < at))
-    chosen = set(marked)
-    for anchor in nearest:
-        while (parent := anchor.getparent()) is not None and parent in chosen:
-            anchor = parent
-        group = [e for e in marked if e is anchor or e.getparent() is anchor.getparent()]
-        yield [
-            piece
-            for top in group
-            for leaf in marked
-            if (leaf is top or top in leaf.iterancestors())
-            and not any(inner in chosen for inner in leaf.iterdescendants())
-            for piece in leaf.itertext()
-        ]
-
-
-def _authors(
-    tree: HtmlElement, article: dict[str, Any], meta: dict[str, list[str]], title: str | None
-) -> tuple[str, ...]:
-    """The article's authors from its first source that names one: JSON-LD, the article's and
-    Dublin Core's meta tags, the other author meta names, the bylines nearest the headline (an
-    author's photo or an empty box is marked as a byline too)."""
-    sources = [
-        _names(article.get("author")),
-        [name for name in meta.get("article:author", []) if not name.startswith("http")],
-        *(meta.get(key, []) for key in _AUTHOR_META),
-    ]
-    for raw in sources:
-        if authors := clean_authors(raw):
-            return authors
-    h1s = [h for h in tree.iter("h1") if title and _folded(h.text_content()) == _folded(title)]
-    headline = h1s[0] if h1s else next(tree.iter("h1"), None)
-    for raw in islice(_bylines(tree, headline), _BYLINE_TRIES):
-        if authors := clean_authors(raw):
-            return authors
-    return ()
 
 
 def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
