@@ -24,6 +24,7 @@ from trafilatura.metadata import METANAME_AUTHOR, METANAME_TITLE
 
 from archive.urls import absolute_http_url
 from pipelines import byline, headline
+from pipelines.byline import clean_authors as clean_authors
 from pipelines.extracted import Metadata
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.article import Article, decode_html, extract_article
-from pipelines.byline import clean_authors
-from pipelines.metadata import normalise_date
+from pipelines.metadata import clean_authors, normalise_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 BOILERPLATE = (
