@@ -39,8 +39,12 @@ _MARKUP = {
     "title": (),
 }
 _JSON_LD = "application/ld+json"
-# XHTML-era pages wrap the script's JSON in a CDATA section or an HTML comment.
-_SCRIPT_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
+# XHTML-era pages wrap the script's JSON in a CDATA section or an HTML comment, itself often
+# hidden in a script comment ("//<![CDATA[", "/* <![CDATA[ */").
+_SCRIPT_WRAPPER = re.compile(
+    r"^\s*(?://|/\*)?\s*(?:<!\[CDATA\[|<!--)(?:\s*\*/)?"
+    r"|(?://|/\*)?\s*(?:\]\]>|-->)(?:\s*\*/)?\s*$"
+)
 # Author meta names, Dublin Core's creator before the generic "author" (which CMSs fill with the
 # site's owner), then the rest of trafilatura's list; "creator" alone names the page's software.
 _AUTHOR_META: tuple[str, ...] = ("dc:creator", "dc.creator", "dcterms.creator", "author")

@@ -18,12 +18,21 @@ def _extract(head: str, body: str = "") -> Article:
     return extract_article(page, "https://news.example.com/2024/bridge")
 
 
-def test_json_ld_wrapped_in_cdata_is_read() -> None:
+@pytest.mark.parametrize(
+    ("opening", "closing"),
+    [
+        ("<![CDATA[", "]]>"),
+        ("//<![CDATA[\n", "\n//]]>"),
+        ("/* <![CDATA[ */", "/* ]]> */"),
+        ("<!--", "-->"),
+    ],
+)
+def test_json_ld_wrapped_in_cdata_or_a_comment_is_read(opening: str, closing: str) -> None:
     head = (
-        '<script type="application/ld+json"><![CDATA[ {"@type": "NewsArticle",'
+        f'<script type="application/ld+json">{opening} {{"@type": "NewsArticle",'
         ' "headline": "Council votes to rebuild the bridge", "datePublished":'
-        ' "2024-05-02T10:00:00+02:00", "author": {"@type": "Person", "name": "Ann Lee"}} ]]>'
-        "</script><title>Bridge</title>"
+        ' "2024-05-02T10:00:00+02:00", "author": {"@type": "Person", "name": "Ann Lee"}}'
+        f" {closing}</script><title>Bridge</title>"
     )
     article = _extract(head)
     assert article.title == "Council votes to rebuild the bridge"
