@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·/]\s+")
+_PART_SEPARATOR = re.compile(f"{_TITLE_SEPARATOR.pattern}|:\\s+")
 # A <title> this short is a site or section name rather than the headline.
 _TITLE_MIN_WORDS = 3
 
@@ -73,9 +74,10 @@ def folded(text: str) -> str:
 
 
 def _title_parts(title: str) -> dict[str, str]:
-    """The title and each run of it up to or from a separator, by their folded forms."""
+    """The title and each run of it up to or from a separator or a colon ("Site: Headline"), by
+    their folded forms."""
     parts = [title]
-    for separator in _TITLE_SEPARATOR.finditer(title):
+    for separator in _PART_SEPARATOR.finditer(title):
         parts.extend((title[: separator.start()].strip(), title[separator.end() :].strip()))
     return {folded(part): part for part in parts}
 

@@ -9,6 +9,7 @@ among the forms of the headline, `pipelines.byline` reads the authors.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -80,9 +81,11 @@ class PageMetadata(Metadata):
 
 
 def _clean(value: Any) -> str | None:
+    """A string's words one space apart, its HTML entities decoded: JSON-LD is not HTML-decoded
+    by the parser, and CMSs escape meta contents twice ("&amp;#8217;")."""
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
+    text = " ".join(html.unescape(value).split())
     return text or None
 
 
@@ -156,7 +159,7 @@ def _names(value: Any) -> list[str]:
         return [name for item in value for name in _names(item)]
     if isinstance(value, dict):
         return _names(value.get("name"))
-    return [value] if isinstance(value, str) else []
+    return [text] if (text := _clean(value)) else []
 
 
 def normalise_date(value: str | None) -> str | None:

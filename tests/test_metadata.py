@@ -170,6 +170,18 @@ OG = '<meta property="og:title" content="{}">'
             id="other-meta-name-nothing-confirms",
         ),
         pytest.param(
+            "<title>Town Review: Council votes to rebuild the bridge</title>",
+            f"<h1>{HEADLINE}</h1>",
+            HEADLINE,
+            id="h1-after-a-colon-of-the-title",
+        ),
+        pytest.param(
+            OG.format("Council votes on Ann&amp;#8217;s bridge &amp;#8211; at last"),
+            "",
+            "Council votes on Ann\u2019s bridge \u2013 at last",
+            id="entities-escaped-twice",
+        ),
+        pytest.param(
             "<title>Shared history \u2014 Evolve documentation</title>",
             '<h1>Shared history<a class="headerlink" href="#top">\u00b6</a></h1>',
             "Shared history",
@@ -189,3 +201,12 @@ def test_an_empty_author_box_next_to_the_headline_does_not_hide_the_byline() -> 
         '<img src="a.jpg"></div></header><div class="meta"><p class="byline">By Ann Lee</p></div>'
     )
     assert _extract("", body).authors == ("Ann Lee",)
+
+
+def test_an_agency_named_in_meta_data_is_not_replaced_by_the_dateline() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Bridge",'
+        ' "author": {"@type": "Organization", "name": "Reuters"}}</script>'
+    )
+    body = '<div class="article-author">Reuters, Washington, May 2</div>'
+    assert _extract(head, body).authors == ()
