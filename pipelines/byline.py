@@ -93,12 +93,13 @@ def _bylines(tree: HtmlElement, headline: HtmlElement | None) -> Iterator[list[s
 def authors(tree: HtmlElement, sources: list[list[str]], title: str | None) -> tuple[str, ...]:
     """The names of the first of `sources` (meta data's, best first) that names someone, else of
     the bylines nearest the headline (an author's photo or an empty box is marked as a byline
-    too, so a few are tried). Where meta data names only an agency or a role, that is the
-    answer: the byline then holds the same agency and a dateline, not a person."""
+    too, so a few are tried). Where the first source (JSON-LD, the most deliberate) names only
+    an agency or a role, that is the answer: the byline then holds the same agency and a
+    dateline, not a person; a generic meta tag ("Staff") leaves the byline its say."""
     for raw in sources:
         if names := clean_authors(raw):
             return names
-    if any(sources):
+    if sources and sources[0]:
         return ()
     h1s = [h for h in tree.iter("h1") if title and folded(h.text_content()) == folded(title)]
     headline = h1s[0] if h1s else next(tree.iter("h1"), None)

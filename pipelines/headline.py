@@ -105,7 +105,7 @@ def choose(
     others = {folded(form) for form in found}
 
     def confirmed(form: str) -> bool:
-        forms = {folded(form), folded(_without_site(form, site_words, set()))}
+        forms = {folded(form), folded(_without_site(form, site_words, set()))} - {""}
         return any(forms & parts[other].keys() for other in found if other != form)
 
     chosen = next((form for form in declared if confirmed(form)), None) or next(iter(trusted), None)

@@ -210,3 +210,6 @@ def test_an_agency_named_in_meta_data_is_not_replaced_by_the_dateline() -> None:
     )
     body = '<div class="article-author">Reuters, Washington, May 2</div>'
     assert _extract(head, body).authors == ()
+    # A generic meta tag is no such statement: the byline is read.
+    staff = '<meta name="author" content="Editorial Staff">'
+    assert _extract(staff, '<p class="byline">By Ann Lee</p>').authors == ("Ann Lee",)
