@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -226,6 +227,13 @@ def serve(site: LocalSite) -> Iterator[LocalSite]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (a moment ago), for a refused connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def sitemap_index(base: str, *paths: str) -> tuple[str, bytes]:

@@ -9,7 +9,6 @@ robots.txt refuses, not the feed.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from support import (
     CliResult,
     LocalSite,
     Route,
+    closed_port,
     local_config,
     newsarchive,
     serve,
@@ -175,12 +175,6 @@ def test_huge_robots_txt_is_read_to_500_kib_only(tmp_path: Path) -> None:
         and record.rec_headers.get_header("WARC-Target-URI") == site.base_url + "/robots.txt"
     ]
     assert len(stored) == 1 and stored[0] < 600 * 1024, "what was read, as read"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_unreachable_outlet_logs_one_line_per_event(tmp_path: Path) -> None:

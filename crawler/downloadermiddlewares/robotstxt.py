@@ -81,9 +81,12 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         if netloc not in self._parsers:
             waiting: Deferred[RobotParser | None] = Deferred()
             self._parsers[netloc] = waiting
-            parser = await self._fetch(request)
-            self._parsers[netloc] = parser
-            waiting.callback(parser)
+            parser = None
+            try:
+                parser = await self._fetch(request)
+            finally:  # a bug (or shutdown) in the fetch must not leave the waiting ones hanging
+                self._parsers[netloc] = parser
+                waiting.callback(parser)
         known = self._parsers[netloc]
         if isinstance(known, Deferred):
             return await maybe_deferred_to_future(known)
