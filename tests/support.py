@@ -53,14 +53,14 @@ def _command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "crawler", *map(str, args)]
 
 
-def newsarchive(*args: str | Path, timeout: float = 300) -> CliResult:
-    """Run the real command in a subprocess, as cron or a user would."""
+def newsarchive(*args: str | Path, timeout: float = 300, cwd: Path = REPO) -> CliResult:
+    """Run the real command in a subprocess, as cron or a user would (in `cwd`)."""
     done = subprocess.run(
         _command(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=REPO,
+        cwd=cwd,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
