@@ -8,6 +8,7 @@ crawling news sites, not a bug.
 from __future__ import annotations
 
 import io
+import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,9 @@ from crawler.xmlguard import hostile_xml_reason
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+NOT_A_FEED = "not a feed"
+WEB_PAGE = "this is a web page, not a feed; try `newsarchive discover` on it"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedRe
     if reason is not None:
         return FeedResult(entries=(), error=reason)
     if not body.strip():
-        return FeedResult(entries=(), error="not a feed")
+        return FeedResult(entries=(), error=NOT_A_FEED)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -67,7 +71,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedRe
         return FeedResult(entries=(), error=f"unparsable feed ({type(exc).__name__})")
     entries = _unique(_entry(raw, url) for raw in parsed.entries)
     if not parsed.get("version") and not entries:
-        return FeedResult(entries=(), error="not a feed")
+        return FeedResult(entries=(), error=WEB_PAGE if is_html(body, content_type) else NOT_A_FEED)
     problem = parsed.get("bozo_exception")
     if not isinstance(problem, xml.sax.SAXException):
         return FeedResult(entries=entries)
@@ -111,3 +115,9 @@ def _unique(entries: Iterable[Entry | None]) -> tuple[Entry, ...]:
             seen.add(entry.url)
             kept.append(entry)
     return tuple(kept)
+
+
+def is_html(body: bytes, content_type: str | None) -> bool:
+    """Whether a response is a web page: by its media type, else by how its bytes begin."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media in _HTML_TYPES or bool(_HTML_START.match(body, 0, 4096))

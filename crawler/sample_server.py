@@ -336,6 +336,8 @@ class SampleSite:
 
     def _find_file(self, outlet: str, path: str) -> tuple[Path, int] | None:
         layers = [(self.root / "gen2" / outlet, 2)] if self._generation == 2 else []
+        if path.endswith("/"):  # a folder's page, as web servers serve it
+            path += "index.html"
         for base, generation in [*layers, (self.root / outlet, 1)]:
             file = (base / path.lstrip("/")).resolve()
             inside = file.is_relative_to(base.resolve())

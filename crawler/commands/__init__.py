@@ -10,4 +10,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-EXTRA_COMMANDS: tuple[ModuleType, ...] = ()
+from crawler.commands import discover
+
+EXTRA_COMMANDS: tuple[ModuleType, ...] = (discover,)
