@@ -125,7 +125,14 @@ def discover(url: str, crawl: CrawlSettings) -> Discovery:
         sitemaps = [(root + path, "common path") for path in SITEMAP_PATHS]
     for sitemap_url, how in sitemaps:
         _try_sitemap(client, robots, found, sitemap_url, how)
+    found.article_hosts = [host for host in found.article_hosts if _reachable(host, crawl)]
     return found
+
+
+def _reachable(host: str, crawl: CrawlSettings) -> bool:
+    """False for an IP host the address guard refuses: no use in `allowed_domains`."""
+    ip = literal_ip(host)
+    return ip is None or refusal_reason(ip, allow_private=crawl.allow_private_addresses) is None
 
 
 def _read_start(

@@ -44,7 +44,8 @@ def test_home_page_feed_links_become_a_source_the_config_accepts(
     assert source["sitemaps"] == []
     assert source["allowed_domains"] == ["127.0.0.1"]
     # The feeds also list the herald's articles, on another host: said, not guessed into the table.
-    assert "# articles also on" in found.stdout and "127.0.0.2" in found.stdout
+    assert "# articles also on 127.0.0.2: add to allowed_domains" in found.stdout
+    assert "169.254.169.254" not in found.stdout, "never reachable: not proposed"
     ready = tmp_path / "ready.toml"
     ready.write_text(found.stdout, encoding="utf-8")
     (loaded,) = load_config(ready).sources
