@@ -61,11 +61,13 @@ def test_the_original_keeps_the_text_whichever_is_fetched_first(tmp_path: Path) 
             for name, site in (("wire", wire), ("daily", daily))
         )
         selections: dict[str, Any] = {}
-        for order in (("wire", "daily"), ("daily", "wire")):
+        # One crawl per source in each order, and both in one crawl (either order, same batch).
+        for order in (("wire", "daily"), ("daily", "wire"), ("wire+daily",)):
             archive = tmp_path / "-".join(order)
             config = local_config(tmp_path / f"{archive.name}.toml", archive, sources)
             for source in order:
-                crawl = newsarchive("crawl", "--config", config, "--source", source, "--json")
+                only = ["--source", source] if "+" not in source else []
+                crawl = newsarchive("crawl", "--config", config, *only, "--json")
                 assert crawl.returncode == 0, crawl.stderr
             selections[archive.name] = _selection(archive)
     expected = {}
@@ -74,6 +76,7 @@ def test_the_original_keeps_the_text_whichever_is_fetched_first(tmp_path: Path) 
         expected |= {original: (True, None), daily.base_url + path: (False, original)}
     assert selections["wire-daily"] == expected
     assert selections["daily-wire"] == expected
+    assert selections["wire+daily"] == expected
     # The copies fetched first kept their first records: new versions name the originals.
     archive = tmp_path / "daily-wire"
     copies = [r for r in records_of(archive) if r["url"].startswith(daily.base_url)]
