@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from archive.errors import UsageError
+from archive.table import cell_text
 from crawler.config import CrawlSettings, load_config
 from crawler.discover import discover
 
@@ -40,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     print(found.source_toml(), end="")
     if not found.feeds and not found.sitemaps:
-        print(f"newsarchive: no feed or sitemap found at {found.url}", file=sys.stderr)
+        print(f"newsarchive: no feed or sitemap found at {cell_text(found.url)}", file=sys.stderr)
         return 1
     return 0
