@@ -147,6 +147,13 @@ class FullTextIndex:
             (rowid, canonical, version),
         )
 
+    def location(self, record_id: str) -> RecordLocation | None:
+        """Where the record with this id is stored, if it is indexed."""
+        row = self._db.execute(
+            "SELECT file, offset, length FROM search_docs WHERE id = ?", (record_id,)
+        ).fetchone()
+        return RecordLocation(*row) if row else None
+
     def clear(self) -> None:
         """Forget every indexed record (before a rebuild), keeping the tables."""
         self._db.execute("DELETE FROM search_docs")

@@ -68,6 +68,19 @@ class RecordStore:
     def path_of(self, location: RecordLocation) -> Path:
         return self._directory / location.file
 
+    def read(self, location: RecordLocation) -> dict[str, Any]:
+        """The record stored at `location` (as `append` returned it)."""
+        try:
+            with self.path_of(location).open("rb") as file:
+                file.seek(location.offset)
+                line = file.read(location.length)
+            record: dict[str, Any] = json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise ArchiveError(
+                f"cannot read the record at {location.file}@{location.offset}: {exc}"
+            ) from exc
+        return record
+
     def _abandon_partial_line(self, path: Path) -> None:
         file, self._file, self._path = self._file, None, None
         with contextlib.suppress(OSError):

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,7 +31,7 @@ from archive.records import RecordStore
 from archive.reindex import uncommitted_tail
 from archive.warcwriter import OPEN_SUFFIX, WARC_VERSION
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "record.schema.json"
+SCHEMA_NAME = "record.schema.json"
 _MAX_MESSAGE = 200
 
 
@@ -73,8 +74,10 @@ def verify_archive(layout: ArchiveLayout) -> list[Problem]:
 
 @cache
 def record_validator() -> Draft202012Validator:
-    """The validator for one JSON record, built from config/record.schema.json."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The validator for one JSON record, built from the schema shipped inside this package
+    (`archive/record.schema.json`; `config/record.schema.json` links to it), so an installed
+    wheel validates without the source tree."""
+    schema = json.loads(resources.files("archive").joinpath(SCHEMA_NAME).read_text("utf-8"))
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 

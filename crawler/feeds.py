@@ -8,6 +8,7 @@ crawling news sites, not a bug.
 from __future__ import annotations
 
 import io
+import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,9 @@ from crawler.xmlguard import hostile_xml_reason
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+NOT_A_FEED = "not a feed"
+WEB_PAGE = "this is a web page, not a feed; try `newsarchive discover` on it"
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedRe
     if reason is not None:
         return FeedResult(entries=(), error=reason)
     if not body.strip():
-        return FeedResult(entries=(), error="not a feed")
+        return FeedResult(entries=(), error=NOT_A_FEED)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -84,7 +88,11 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> FeedRe
         if entry is None and unparsable_url(raw.get("link"), url)
     )
     if not parsed.get("version") and not entries:
-        return FeedResult(entries=(), error="not a feed", rejected=rejected)
+        return FeedResult(
+            entries=(),
+            error=WEB_PAGE if is_html(body, content_type) else NOT_A_FEED,
+            rejected=rejected,
+        )
     problem = parsed.get("bozo_exception")
     if not isinstance(problem, xml.sax.SAXException):
         return FeedResult(entries=entries, rejected=rejected)
@@ -128,3 +136,9 @@ def _unique(entries: Iterable[Entry | None]) -> tuple[Entry, ...]:
             seen.add(entry.url)
             kept.append(entry)
     return tuple(kept)
+
+
+def is_html(body: bytes, content_type: str | None) -> bool:
+    """Whether a response is a web page: by its media type, else by how its bytes begin."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media in _HTML_TYPES or bool(_HTML_START.match(body, 0, 4096))

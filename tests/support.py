@@ -60,14 +60,14 @@ def _command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "crawler", *map(str, args)]
 
 
-def newsarchive(*args: str | Path, timeout: float = 300) -> CliResult:
-    """Run the real command in a subprocess, as cron or a user would."""
+def newsarchive(*args: str | Path, timeout: float = 300, cwd: Path = REPO) -> CliResult:
+    """Run the real command in a subprocess, as cron or a user would (in `cwd`)."""
     done = subprocess.run(
         _command(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=REPO,
+        cwd=cwd,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
@@ -209,16 +209,17 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
 class _LocalSiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, site: LocalSite) -> None:
-        super().__init__(("127.0.0.1", 0), _LocalSiteHandler)
+    def __init__(self, site: LocalSite, host: str) -> None:
+        super().__init__((host, 0), _LocalSiteHandler)
         self.site = site
 
 
 @contextmanager
-def serve(site: LocalSite) -> Iterator[LocalSite]:
-    """Serve `site` on 127.0.0.1 (a free port, set as its `base_url`) until the block ends."""
-    server = _LocalSiteServer(site)
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+def serve(site: LocalSite, host: str = "127.0.0.1") -> Iterator[LocalSite]:
+    """Serve `site` on `host` (a loopback address; a free port, set as its `base_url`) until
+    the block ends."""
+    server = _LocalSiteServer(site, host)
+    site.base_url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

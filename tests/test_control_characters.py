@@ -17,7 +17,8 @@ HOSTILE = "&#27;]0;pwned&#7;&#x1b;[2J&#x1b;[3J\u009b31m\u0085\x1b[H\x07"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PAGE = (
     "<html><head><title>Harbour {h}board meets</title>"
-    '<meta name="author" content="Ann &#27;&#7;\u0085\x07Lee"><meta name="description" content="The {h}quay">'
+    '<meta name="author" content="Ann &#27;&#7;\u0085\x07Lee">'
+    '<meta name="description" content="The {h}quay">'
     '<meta name="keywords" content="harbour, {h}quay"></head>'
     "<body><article><h1>Harbour {h}board meets</h1>"
     + "".join(

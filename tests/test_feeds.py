@@ -121,15 +121,22 @@ def test_truncated_feed_reports_error_and_keeps_recovered_entries() -> None:
     ]
 
 
+def test_a_web_page_given_as_a_feed_points_to_discover() -> None:
+    html = (FIXTURES / "not-a-feed.html").read_bytes()
+    for content_type in ("text/html; charset=utf-8", None, "application/xml"):
+        result = parse_feed(html, FEED_URL, content_type)
+        assert result.entries == ()
+        assert result.error == "this is a web page, not a feed; try `newsarchive discover` on it"
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
-        ((FIXTURES / "not-a-feed.html").read_bytes(), "text/html; charset=utf-8"),
         (b"", None),
         (b"   \n", "application/rss+xml"),
         (b"\x00\xff\xfe garbage \x89PNG", "image/png"),
     ],
-    ids=["html", "empty", "blank", "binary"],
+    ids=["empty", "blank", "binary"],
 )
 def test_not_a_feed(body: bytes, content_type: str | None) -> None:
     assert parse_feed(body, FEED_URL, content_type) == parse_feed(b"", FEED_URL)

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crawler.commands import serve
+from crawler.commands import discover, serve
 
-EXTRA_COMMANDS: tuple[ModuleType, ...] = (serve,)
+EXTRA_COMMANDS: tuple[ModuleType, ...] = (discover, serve)
