@@ -13,9 +13,9 @@ from test_warcwriter import exchange
 
 from archive.catalog import Catalog
 from archive.layout import ArchiveLayout
-from archive.records import RecordStore
+from archive.records import RecordStore, record_validator
 from archive.reindex import rebuild_catalog, reindex_archive
-from archive.verify import Problem, record_validator, verify_archive
+from archive.verify import Problem, verify_archive
 from archive.warcwriter import WarcLocation, WarcWriter
 
 BODY = b"<html><body><p>The story, in full.</p></body></html>"
