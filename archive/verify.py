@@ -110,7 +110,7 @@ def _check_warc_file(
             size = file.seek(0, 2)
             for found in read_warc(file):
                 if isinstance(found, Damage):
-                    if not (live and found.end == size):
+                    if not (live and found.end >= size):  # the tail being written
                         yield Problem(shown, one_line(_damage_message(found, first)))
                     first = False
                     continue

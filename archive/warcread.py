@@ -154,6 +154,9 @@ def _next_member(file: BinaryIO, start: int) -> int | None:
 def _member_damage(file: BinaryIO, offset: int) -> str | None:
     """What keeps the gzip member at `offset` from decompressing whole; None when it does."""
     file.seek(offset)
+    if file.read(len(_GZIP_MAGIC)) != _GZIP_MAGIC:
+        return "not gzip-compressed per record"
+    file.seek(offset)
     decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
     try:
         while chunk := file.read(_CHUNK):
