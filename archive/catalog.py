@@ -431,6 +431,11 @@ class Catalog:
             (location.target_uri, location.payload_digest),
         )
 
+    def forget_payload(self, payload_digest: str) -> None:
+        """Forget a payload whose record no longer reads back: nothing may refer to it."""
+        self._db.execute("DELETE FROM payloads WHERE payload_digest = ?", (payload_digest,))
+        self._db.execute("DELETE FROM captures WHERE payload_digest = ?", (payload_digest,))
+
     def forget_captures_past(self, file_sizes: Mapping[str, int]) -> int:
         """Forget payloads whose record does not lie wholly within its file's size on disk.
 

@@ -19,16 +19,15 @@ never indexes a record that is not on disk. `reindex` rebuilds both tables from 
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
-from archive.records import RecordLocation, RecordStore
+from archive.records import RecordLocation, RecordStore, located_records
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS search_docs (
@@ -230,26 +229,3 @@ def _doc_row(record: Mapping[str, Any], location: RecordLocation) -> tuple[objec
         location.offset,
         location.length,
     )
-
-
-def located_records(
-    path: Path, records_dir: Path
-) -> Iterator[tuple[dict[str, Any], RecordLocation]]:
-    """Each complete line of one records file with its location; a torn tail is skipped.
-
-    A complete line that is not a JSON object is an ArchiveError naming the file and line.
-    """
-    name = path.relative_to(records_dir).as_posix()
-    offset = 0
-    with path.open("rb") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.endswith(b"\n"):
-                break  # a torn tail: not committed
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict):
-                raise ArchiveError(f"{path}:{number}: not a JSON object")
-            yield record, RecordLocation(name, offset, len(line))
-            offset += len(line)

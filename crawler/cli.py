@@ -196,12 +196,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     layout = archive_layout(args)
     if args.repair:
-        recovery, rebuilt = reindex_archive(layout)
+        recovery, rebuilt = reindex_archive(layout, repair=True)
         for action in recovery.actions():
             print(f"repaired: {action}")
         print(
             f"repaired: rebuilt the catalog: {rebuilt.records} records, {rebuilt.captures} payloads"
         )
+        for lost in rebuilt.lost:
+            print(f"could not save: {lost}")
     problems = verify_archive(layout)
     for problem in problems:
         print(problem)
@@ -218,6 +220,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     for action in recovery.actions():
         print(action)
     print(f"rebuilt {layout.catalog_path}: {rebuilt.records} records, {rebuilt.captures} payloads")
+    for lost in rebuilt.lost:
+        print(f"could not save: {lost}")
     return 0
 
 
