@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from archive.errors import ArchiveError
+from archive.fulltext import utc_timestamp
 from archive.urls import canonical_url
 from archive.warcwriter import WarcLocation
 
@@ -44,6 +45,12 @@ CREATE TABLE IF NOT EXISTS texts (
     content_hash TEXT PRIMARY KEY,
     record_id TEXT NOT NULL,
     canonical_url TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS text_sources (
+    record_id TEXT PRIMARY KEY,
+    canonical_url TEXT NOT NULL,
+    published TEXT,
+    names TEXT
 );
 CREATE TABLE IF NOT EXISTS payloads (
     payload_digest TEXT PRIMARY KEY,
@@ -95,13 +102,29 @@ class ArchivedArticle:
     validators: Validators
 
 
+@dataclass(frozen=True)
+class TextOwner:
+    """The record holding one text, with what decides whether a copy found later is the original.
+
+    `published` is ISO 8601 UTC; `names` is the other site's URL it names as its source
+    (canonicalised); both None when unknown (a catalog rebuilt from records knows no `names`).
+    `latest` says whether it is still the latest version of its article.
+    """
+
+    record_id: str
+    canonical_url: str
+    published: str | None
+    names: str | None
+    latest: bool
+
+
 class DedupState(Protocol):
     """The lookups that decide what to fetch and what to store; one backend per archive."""
 
     def feed_validators(self, url: str) -> Validators | None: ...
     def article(self, canonical_url: str) -> ArchivedArticle | None: ...
     def canonical_for(self, url: str) -> str | None: ...
-    def text_owner(self, content_hash: str) -> str | None: ...
+    def text_owner(self, content_hash: str) -> TextOwner | None: ...
     def capture_for_payload(self, payload_digest: str) -> WarcLocation | None: ...
     def capture_for_url(self, url: str) -> WarcLocation | None: ...
 
@@ -265,10 +288,21 @@ class Catalog:
         row = self._one("SELECT canonical_url FROM urls WHERE url = ?", url)
         return row[0] if row else None
 
-    def text_owner(self, content_hash: str) -> str | None:
-        """The record id that first archived this exact text, if any."""
-        row = self._one("SELECT record_id FROM texts WHERE content_hash = ?", content_hash)
-        return row[0] if row else None
+    def text_owner(self, content_hash: str) -> TextOwner | None:
+        """The record holding this exact text, if any: the first archived, unless a copy of it
+        later named another record as the original (`record_version`)."""
+        row = self._one(
+            "SELECT t.record_id, t.canonical_url, s.published, s.names, "
+            "coalesce(a.record_id = t.record_id, 0) FROM texts t "
+            "LEFT JOIN text_sources s ON s.record_id = t.record_id "
+            "LEFT JOIN articles a ON a.canonical_url = t.canonical_url "
+            "WHERE t.content_hash = ?",
+            content_hash,
+        )
+        if row is None:
+            return None
+        record_id, canonical, published, names, latest = row
+        return TextOwner(record_id, canonical, published, names, bool(latest))
 
     def remember_urls(self, canonical_url: str, urls: AbstractSet[str]) -> None:
         self._db.executemany(
@@ -281,8 +315,11 @@ class Catalog:
         record: Mapping[str, Any],
         fetched_at: datetime,
         validators: Validators,
+        names: str | None = None,
     ) -> None:
-        """Remember a stored JSON record as the latest version of its canonical URL."""
+        """Remember a stored JSON record as the latest version of its canonical URL, and who
+        holds its text: a record with text holds it unless one already does; a duplicate
+        names the holder, which so takes over (an original found after its copy)."""
         canonical = record["canonical_url"]
         now = _ts(fetched_at)
         self._db.execute(
@@ -306,9 +343,21 @@ class Catalog:
                 validators.last_modified,
             ),
         )
+        if record.get("duplicate_of") is not None:
+            self._db.execute(
+                "UPDATE texts SET record_id = s.record_id, canonical_url = s.canonical_url "
+                "FROM text_sources s WHERE s.record_id = ? AND texts.content_hash = ?",
+                (record["duplicate_of"], record["content_hash"]),
+            )
+            return
         self._db.execute(
             "INSERT OR IGNORE INTO texts (content_hash, record_id, canonical_url) VALUES (?, ?, ?)",
             (record["content_hash"], record["id"], canonical),
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO text_sources (record_id, canonical_url, published, names) "
+            "VALUES (?, ?, ?, ?)",
+            (record["id"], canonical, utc_timestamp(record.get("published")), names),
         )
 
     def remember_record(
@@ -316,17 +365,20 @@ class Catalog:
         record: Mapping[str, Any],
         validators: Validators,
         aliases: AbstractSet[str] | None = None,
+        names: str | None = None,
     ) -> None:
         """Remember a stored JSON record: its version, its text and the URLs it was found under.
 
         The one way a record enters the catalog, whether the crawl just wrote it or a rebuild
         reads it back, so both leave the same rows. `aliases` are the canonical forms of the
-        record's `url` and `final_url` when the caller has them already (the crawl's workers do).
+        record's `url` and `final_url` when the caller has them already (the crawl's workers do);
+        `names`, the other site's URL the page names as its source, only the crawl knows.
         """
         canonical = record["canonical_url"]
         if aliases is None:
             aliases = {canonical_url(record["url"]), canonical_url(record["final_url"])}
-        self.record_version(record, datetime.fromisoformat(record["fetched_at"]), validators)
+        fetched_at = datetime.fromisoformat(record["fetched_at"])
+        self.record_version(record, fetched_at, validators, names)
         self.remember_urls(canonical, aliases)
 
     def latest_versions(self) -> dict[str, tuple[int, str]]:
@@ -378,6 +430,11 @@ class Catalog:
             "INSERT OR REPLACE INTO captures (url, payload_digest) VALUES (?, ?)",
             (location.target_uri, location.payload_digest),
         )
+
+    def forget_payload(self, payload_digest: str) -> None:
+        """Forget a payload whose record no longer reads back: nothing may refer to it."""
+        self._db.execute("DELETE FROM payloads WHERE payload_digest = ?", (payload_digest,))
+        self._db.execute("DELETE FROM captures WHERE payload_digest = ?", (payload_digest,))
 
     def forget_captures_past(self, file_sizes: Mapping[str, int]) -> int:
         """Forget payloads whose record does not lie wholly within its file's size on disk.

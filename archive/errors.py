@@ -5,6 +5,13 @@ exit code. Anything else that escapes is a bug and keeps its traceback.
 """
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` as one short printable line, even when it quotes raw bytes from a damaged file."""
+    text = "".join(c if c.isascii() and c.isprintable() else " " for c in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class NewsarchiveError(Exception):
     """Base class: an expected failure with a one-line, user-facing message."""
 

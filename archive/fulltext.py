@@ -23,16 +23,15 @@ never indexes a record that is not on disk. `reindex` rebuilds both tables from 
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
-from archive.records import RecordLocation, RecordStore
+from archive.records import RecordLocation, RecordStore, located_records
 from archive.search import CJK
 
 SCHEMA = (
@@ -169,6 +168,13 @@ class FullTextIndex:
     def _tables(self) -> tuple[str, ...]:
         return _FTS_TABLES if self._cjk else _FTS_TABLES[:-1]
 
+    def location(self, record_id: str) -> RecordLocation | None:
+        """Where the record with this id is stored, if it is indexed."""
+        row = self._db.execute(
+            "SELECT file, offset, length FROM search_docs WHERE id = ?", (record_id,)
+        ).fetchone()
+        return RecordLocation(*row) if row else None
+
     def clear(self) -> None:
         """Forget every indexed record (before a rebuild), keeping the tables."""
         self._db.execute("DELETE FROM search_docs")
@@ -254,26 +260,3 @@ def _doc_row(record: Mapping[str, Any], location: RecordLocation) -> tuple[objec
         location.offset,
         location.length,
     )
-
-
-def located_records(
-    path: Path, records_dir: Path
-) -> Iterator[tuple[dict[str, Any], RecordLocation]]:
-    """Each complete line of one records file with its location; a torn tail is skipped.
-
-    A complete line that is not a JSON object is an ArchiveError naming the file and line.
-    """
-    name = path.relative_to(records_dir).as_posix()
-    offset = 0
-    with path.open("rb") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.endswith(b"\n"):
-                break  # a torn tail: not committed
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict):
-                raise ArchiveError(f"{path}:{number}: not a JSON object")
-            yield record, RecordLocation(name, offset, len(line))
-            offset += len(line)

@@ -38,3 +38,8 @@ class ArchiveLayout:
     def indexes_dir(self) -> Path:
         """Derived indexes (CDXJ and the like)."""
         return self.root / "indexes"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Lines `verify --repair` moved out of `records/` (not records), kept as they were."""
+        return self.root / "quarantine"

@@ -56,3 +56,24 @@ class ArchiveLock:
 def _read_pid(fd: int) -> str:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return text if text.isdigit() else "unknown"
+
+
+def is_held(lock_path: Path) -> bool:
+    """Whether a process holds the archive lock now, i.e. a crawl is writing the archive.
+
+    Readers ask it to tell a crawl's work in progress from damage. The probe is a shared
+    non-blocking flock, released at once; the lock file is never created here.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ArchiveError(f"cannot open lock file {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -13,20 +13,19 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import Catalog, Validators
 from archive.cdxj import closed_warcs, write_missing_indexes
 from archive.columnar import compact_archive
-from archive.errors import ArchiveError
-from archive.fulltext import FullTextIndex, located_records
+from archive.errors import ArchiveError, one_line
+from archive.fulltext import FullTextIndex
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
-from archive.records import RecordStore
+from archive.records import Quarantined, RecordStore, located_records
+from archive.warcread import Damage, read_warc
 from archive.warcwriter import WarcLocation, recover_unclosed
 
 logger = logging.getLogger(__name__)
@@ -37,10 +36,13 @@ _CLOCK_SLACK = timedelta(seconds=2)
 
 @dataclass(frozen=True)
 class Rebuilt:
-    """What a rebuilt catalog holds: records taken from JSON, payloads from WARC."""
+    """What a rebuilt catalog holds: records taken from JSON, payloads from WARC; and what could
+    not be saved (`lost`, one line each): WARC bytes that no longer read back, whose payloads a
+    revisit must never refer to, and the JSON records that point at them (kept, not dropped)."""
 
     records: int
     captures: int
+    lost: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Recovery:
     records_added: int = 0
     captures_forgotten: int = 0
     feeds_forgotten: int = 0
+    quarantined: list[Quarantined] = field(default_factory=list)
 
     def actions(self) -> list[str]:
         """One line per kind of fix, for the log and for `verify --repair`."""
@@ -61,6 +64,7 @@ class Recovery:
         ]
         lines += [f"cut a torn final line off {path.name}" for path in self.cut_record_files]
         lines += [f"wrote the missing index {path.name}" for path in self.indexes]
+        lines += [str(moved) for moved in self.quarantined]
         if self.records_added:
             lines.append(f"catalog: added {self.records_added} records it had not committed")
         if self.captures_forgotten:
@@ -99,7 +103,7 @@ def recover_after_crash(layout: ArchiveLayout, catalog: Catalog, recovery: Recov
     if interrupted is not None:
         recovery.feeds_forgotten = catalog.forget_feed_validators(interrupted)
     index = FullTextIndex(catalog.db)
-    for path in tail_files(layout, catalog):
+    for path in tail_files(layout, catalog.last_clean_run_start()):
         for record, location in located_records(path, layout.records_dir):
             recovery.records_added += _remember_if_new(catalog, record, NO_VALIDATORS)
             index.add(record, location)  # a no-op for a record already indexed
@@ -108,19 +112,13 @@ def recover_after_crash(layout: ArchiveLayout, catalog: Catalog, recovery: Recov
         logger.warning("%s", action)
 
 
-def tail_files(layout: ArchiveLayout, catalog: Catalog) -> list[Path]:
+def tail_files(layout: ArchiveLayout, since: datetime | None) -> list[Path]:
     """The records files a crash may have left the catalog (and its search index) behind on:
-    every file written to since the last run that finished began (all files when none did)."""
-    since = catalog.last_clean_run_start()
+    every file written to since the last run that finished began at `since` (the catalog's
+    `last_clean_run_start`; all files when none did)."""
     return RecordStore(layout.records_dir).files(
         modified_since=since - _CLOCK_SLACK if since else None
     )
-
-
-def uncommitted_tail(layout: ArchiveLayout, catalog: Catalog) -> Iterator[dict[str, Any]]:
-    """Every record of `tail_files`, which the catalog may not know yet."""
-    for path in tail_files(layout, catalog):
-        yield from (record for record, _ in located_records(path, layout.records_dir))
 
 
 def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
@@ -135,7 +133,8 @@ def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
     catalog = Catalog(scratch)
     validators: dict[str, Validators] = {}
     captures = 0
-    for location, found in _full_captures(layout):
+    unreadable = _Unreadable()
+    for location, found in _full_captures(layout, unreadable):
         catalog.remember_capture(location)
         validators[location.record_id] = found
         captures += 1
@@ -143,6 +142,11 @@ def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
     for record in RecordStore(layout.records_dir).iter_records():
         found = validators.get(record["warc"]["record_id"], NO_VALIDATORS)
         records += _remember_if_new(catalog, record, found)
+        if unreadable.holds(record["warc"]):
+            unreadable.lines.append(
+                f"record {record['id']} ({record['url']}) kept, but the WARC record it points at "
+                f"({record['warc']['filename']} offset {record['warc']['offset']}) is lost"
+            )
     FullTextIndex(catalog.db).rebuild(layout.records_dir)
     catalog.restore_run_history(_old_run_history(path))
     catalog.close()
@@ -151,7 +155,7 @@ def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
         os.replace(scratch, path)
     except OSError as exc:
         raise ArchiveError(f"cannot replace catalog {path}: {exc.strerror}") from exc
-    return Rebuilt(records, captures)
+    return Rebuilt(records, captures, unreadable.lines)
 
 
 def _remember_if_new(catalog: Catalog, record: dict[str, Any], validators: Validators) -> bool:
@@ -162,24 +166,47 @@ def _remember_if_new(catalog: Catalog, record: dict[str, Any], validators: Valid
     return True
 
 
-def _full_captures(layout: ArchiveLayout) -> Iterator[tuple[WarcLocation, Validators]]:
-    """Every `response` record with a 200 and a payload: what a revisit may refer to."""
+@dataclass
+class _Unreadable:
+    """WARC bytes a rebuild could not read back: by file, (start, end) spans; and the report."""
+
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, filename: str, start: int, end: int, why: str) -> None:
+        self.spans.setdefault(filename, []).append((start, end))
+        self.lines.append(f"warc/{filename}: bytes {start} to {end} unreadable: {why}")
+
+    def holds(self, pointer: dict[str, Any]) -> bool:
+        spans = self.spans.get(pointer["filename"], [])
+        return any(start <= pointer["offset"] < end for start, end in spans)
+
+
+def _full_captures(
+    layout: ArchiveLayout, unreadable: _Unreadable
+) -> Iterator[tuple[WarcLocation, Validators]]:
+    """Every `response` record with a 200 and a payload that reads back whole (digests right):
+    what a revisit may refer to. What does not read back goes to `unreadable`."""
     for path in closed_warcs(layout):
         with path.open("rb") as file:
-            iterator = ArchiveIterator(file)
-            for record in iterator:
-                http = record.http_headers
+            for found in read_warc(file):
+                if isinstance(found, Damage):
+                    unreadable.add(path.name, found.offset, found.end, one_line(found.reason, 120))
+                    continue
+                if found.failures:
+                    end = found.offset + found.length
+                    unreadable.add(path.name, found.offset, end, "; ".join(found.failures))
+                    continue
+                record, http = found.record, found.record.http_headers
                 if record.rec_type != "response" or http is None:
                     continue
-                has_payload = bool(record.raw_stream.read(1))
-                iterator.read_to_end()
-                if http.get_statuscode() != "200" or not has_payload:
+                if http.get_statuscode() != "200" or not found.payload_length:
                     continue
                 headers = record.rec_headers
                 location = WarcLocation(
                     filename=path.name,
-                    offset=iterator.get_record_offset(),
-                    length=iterator.get_record_length(),
+                    offset=found.offset,
+                    length=found.length,
                     record_id=headers.get_header("WARC-Record-ID"),
                     payload_digest=headers.get_header("WARC-Payload-Digest") or "",
                     target_uri=headers.get_header("WARC-Target-URI") or "",
@@ -215,14 +242,19 @@ def _remove_database(path: Path) -> None:
             raise ArchiveError(f"cannot remove {path}{suffix}: {exc.strerror}") from exc
 
 
-def reindex_archive(layout: ArchiveLayout) -> tuple[Recovery, Rebuilt]:
+def reindex_archive(layout: ArchiveLayout, *, repair: bool = False) -> tuple[Recovery, Rebuilt]:
     """Under the archive lock: make the files whole, then rebuild the catalog from them.
 
-    What `newsarchive reindex` and `verify --repair` do. Raises ArchiveLockedError while a crawl
-    runs, ArchiveError when a file cannot be read or written.
+    What `newsarchive reindex` and (`repair`) `verify --repair` do; a repair also moves records
+    lines that are not records to the quarantine (see `RecordStore.quarantine_bad_lines`), where
+    a plain reindex stops at the first one. Raises ArchiveLockedError while a crawl runs,
+    ArchiveError when a file cannot be read or written.
     """
     with ArchiveLock(layout.lock_path):
         recovery = recover_files(layout)
+        if repair:
+            store = RecordStore(layout.records_dir)
+            recovery.quarantined = store.quarantine_bad_lines(layout.quarantine_dir, layout.root)
         rebuilt = rebuild_catalog(layout)
         compact_archive(layout)
         return recovery, rebuilt

@@ -1,4 +1,5 @@
-"""URL identity: canonical dedup keys, hosts, and which domains a source may reach.
+"""URL identity: URLs as browsers read them, canonical dedup keys, hosts, and which domains a
+source may reach.
 
 Pure functions, no network: the public suffix list is the snapshot bundled with tldextract.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+import ada_url
 from tldextract import TLDExtract
 from w3lib.url import canonicalize_url
 
@@ -53,27 +55,45 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
 
 
-def absolute_http_url(candidate: object, base: str = "") -> str | None:
-    """`candidate` resolved against `base`, if it is a string naming an http(s) URL with a host.
+def whatwg_url(candidate: str, base: str = "") -> str | None:
+    """`candidate` resolved against `base` and serialised as browsers do (WHATWG URL Standard).
 
-    Surrounding whitespace is stripped; anything else (other schemes, no host, not a string,
-    unparsable) gives None.
+    Surrounding spaces and C0 controls are stripped, tabs and newlines inside removed, spaces and
+    other characters a URL cannot hold percent-encoded, hosts lower-cased and punycoded. So what a
+    feed lists is what a browser would fetch, and no stored URL holds white space or a control
+    character. None when the standard rejects it (a space in the host, a port out of range, no
+    base for a relative reference).
     """
-    if not isinstance(candidate, str) or not candidate.strip():
-        return None
     try:
-        absolute = urljoin(base, candidate.strip())
-        parts = urlsplit(absolute)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
+        return ada_url.join_url(base, candidate) if base else ada_url.normalize_url(candidate)
+    except ValueError:  # UnicodeEncodeError (lone surrogates) included
         return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+
+
+def absolute_http_url(candidate: object, base: str = "") -> str | None:
+    """`candidate` as `whatwg_url` gives it, if it is a string naming an http(s) URL with a host.
+
+    Anything else (other schemes, not a string, unparsable) gives None.
+    """
+    if not isinstance(candidate, str):
+        return None
+    absolute = whatwg_url(candidate, base)
+    if absolute is None or urlsplit(absolute).scheme not in _DEFAULT_PORTS:
         return None
     return absolute
 
 
+def unparsable_url(candidate: object, base: str = "") -> bool:
+    """True if `candidate` is a non-blank string the WHATWG URL parser rejects: a listing that
+    gives one is broken, unlike one that links elsewhere (``mailto:``) or gives no link."""
+    return (
+        isinstance(candidate, str) and bool(candidate.strip()) and not whatwg_url(candidate, base)
+    )
+
+
 def host_of(url: str) -> str:
-    """Lower-case (punycoded) host of `url` without port or IPv6 brackets; "" if it has none."""
+    """Lower-case (punycoded) host of `url` without port, IPv6 brackets or the trailing dot of a
+    fully qualified name (``news.example.`` is ``news.example``); "" if it has none."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -86,7 +106,7 @@ def _host_of_origin(scheme: str, netloc: str) -> str:
     """The host as `canonical_url` writes it; cached, since a crawl asks it of every request and
     a few hosts serve them all."""
     try:
-        return urlsplit(canonical_url(f"{scheme}://{netloc}/")).hostname or ""
+        return (urlsplit(canonical_url(f"{scheme}://{netloc}/")).hostname or "").rstrip(".")
     except ValueError:
         return ""
 

@@ -5,33 +5,32 @@ refer to a response that exists; JSON records must follow the schema and point a
 (or, for a syndicated copy with identical bytes, at the response a revisit of their URL refers
 to); the catalog must know the latest record of every article and nothing else.
 
+While a crawl runs (it holds the archive lock), what it is writing is work in progress, not a
+problem: its `.open` WARC file and a half-written record at its end, a half-written last records
+line, records the catalog has not committed yet. Everything else is checked as usual.
+
 Everything is streamed (one WARC record at a time, one JSON line at a time); only the set of
 record ids is held in memory. Each failure is reported as one `Problem`, never raised: a damaged
 archive is the very thing this module exists to describe.
 """
 
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from warcio.archiveiterator import ArchiveIterator
-from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 
 from archive.catalog import Catalog
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, one_line
 from archive.layout import ArchiveLayout
-from archive.records import RecordStore
-from archive.reindex import uncommitted_tail
+from archive.lock import is_held
+from archive.records import NotARecord, RecordStore, json_value, record_problems
+from archive.reindex import tail_files
+from archive.warcread import Damage, read_member, read_warc
 from archive.warcwriter import OPEN_SUFFIX, WARC_VERSION
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "record.schema.json"
-_MAX_MESSAGE = 200
 
 
 @dataclass(frozen=True)
@@ -54,28 +53,41 @@ class _Captures:
     dangling: list[tuple[str, str, str]] = field(default_factory=list)  # where, id, refers-to
 
 
-def verify_archive(layout: ArchiveLayout) -> list[Problem]:
-    """Every problem found in the WARC files, the JSON records and the catalog; empty: whole."""
+@dataclass(frozen=True)
+class _CatalogView:
+    """What the catalog knew before the records were read: a running crawl commits a record to
+    the catalog only after writing its line, so every record it knows is then read too."""
+
+    known: dict[str, tuple[int, str]]  # canonical URL -> latest (version, record id)
+    clean_start: datetime | None  # when the last run that finished began
+
+
+def verify_archive(layout: ArchiveLayout, *, crawl_running: bool | None = None) -> list[Problem]:
+    """Every problem found in the WARC files, the JSON records and the catalog; empty: whole.
+
+    `crawl_running` says whether a crawl is writing the archive; by default the archive lock is
+    asked (see the module docstring for what then counts as in progress).
+    """
+    live = is_held(layout.lock_path) if crawl_running is None else crawl_running
     problems: list[Problem] = []
+    view = _catalog_view(layout)
+    if isinstance(view, Problem):
+        problems.append(view)
     captures = _Captures()
     for path in _warc_files(layout.warc_dir):
-        problems.extend(_check_warc_file(path, _shown(layout, path), captures))
+        writing = live and path.name.endswith(OPEN_SUFFIX)
+        problems.extend(_check_warc_file(path, _shown(layout, path), captures, live=writing))
     problems.extend(
         Problem(where, f"revisit {record_id} refers to {target}, which is in no WARC file")
         for where, record_id, target in captures.dangling
         if target not in captures.responses
     )
     latest: dict[str, tuple[int, str]] = {}
-    problems.extend(_check_records(layout, captures, latest))
-    problems.extend(_check_catalog(layout, latest))
+    ids_by_file: dict[Path, set[str]] = {}
+    problems.extend(_check_records(layout, captures, latest, ids_by_file, live=live))
+    if isinstance(view, _CatalogView):
+        problems.extend(_check_catalog(layout, view, latest, ids_by_file))
     return problems
-
-
-@cache
-def record_validator() -> Draft202012Validator:
-    """The validator for one JSON record, built from config/record.schema.json."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 def _warc_files(directory: Path) -> list[Path]:
@@ -85,31 +97,48 @@ def _warc_files(directory: Path) -> list[Path]:
     return sorted(path for pattern in names for path in directory.glob(pattern))
 
 
-def _check_warc_file(path: Path, shown: str, captures: _Captures) -> Iterator[Problem]:
-    if path.name.endswith(OPEN_SUFFIX):
+def _check_warc_file(
+    path: Path, shown: str, captures: _Captures, *, live: bool
+) -> Iterator[Problem]:
+    """The problems of one WARC file; `live`: the file a running crawl writes, whose unclosed
+    name and half-written last record are its work in progress, not problems."""
+    if path.name.endswith(OPEN_SUFFIX) and not live:
         yield Problem(shown, "not closed (a crawl is running or was interrupted)")
-    offset: int | None = None
+    first = True
     try:
         with path.open("rb") as file:
-            iterator = ArchiveIterator(file, check_digests=True)
-            for record in iterator:
-                failures = _read_through(iterator, record)
-                first, offset = offset is None, iterator.get_record_offset()
-                where = f"record at offset {offset}"
+            size = file.seek(0, 2)
+            for found in read_warc(file):
+                if isinstance(found, Damage):
+                    if not (live and found.end >= size):  # the tail being written
+                        yield Problem(shown, one_line(_damage_message(found, first)))
+                    first = False
+                    continue
+                record, where = found.record, f"record at offset {found.offset}"
                 if first and record.rec_type != "warcinfo":
                     yield Problem(shown, f"{where} is {record.rec_type}, not warcinfo")
+                first = False
                 if record.rec_headers.protocol != WARC_VERSION:
                     yield Problem(shown, f"{where} is {record.rec_headers.protocol}")
-                for failure in failures or _header_failures(record):  # torn: headers moot
-                    yield Problem(shown, f"{where}: {failure}")
+                in_progress = live and found.offset + found.length >= size
+                for failure in found.failures or _header_failures(record):  # torn: headers moot
+                    if not in_progress:
+                        yield Problem(shown, f"{where}: {failure}")
                 _note_capture(record, f"{shown} {where}", captures)
-    # Any failure to parse bytes from disk is a finding about the file, whatever warcio raises.
-    except Exception as exc:
-        place = "from its start" if offset is None else f"after the record at offset {offset}"
-        yield Problem(shown, _clip(f"unreadable {place}: {exc}"))
-        return
-    if offset is None:
+    except FileNotFoundError:
+        if live:  # closed and renamed meanwhile: it is checked under its final name
+            yield from _check_warc_file(
+                path.with_name(path.name.removesuffix(OPEN_SUFFIX)), shown, captures, live=False
+            )
+            return
+        raise
+    if first:
         yield Problem(shown, "holds no WARC record")
+
+
+def _damage_message(damage: Damage, at_start: bool) -> str:
+    place = "from its start" if at_start else f"from offset {damage.offset}"
+    return f"unreadable {place} to offset {damage.end}: {damage.reason}"
 
 
 def _header_failures(record: ArcWarcRecord) -> list[str]:
@@ -135,58 +164,72 @@ def _note_capture(record: ArcWarcRecord, where: str, captures: _Captures) -> Non
         captures.dangling.append((where, record_id, target))
 
 
-def _check_catalog(layout: ArchiveLayout, latest: dict[str, tuple[int, str]]) -> Iterator[Problem]:
-    """The catalog must know the latest record of every article, and nothing else.
-
-    Records written since the last run that finished may be missing: that is what a crash or a
-    full disk leaves, and the next crawl adds them back before it fetches (see
-    `archive.reindex.recover_after_crash`), so only older gaps are problems. No catalog at all is
-    fine too: the next crawl rebuilds it from the records.
-    """
+def _catalog_view(layout: ArchiveLayout) -> _CatalogView | Problem | None:
+    """What the catalog knows; None: no catalog (the next crawl rebuilds it)."""
     path = layout.catalog_path
     if not path.exists():
-        return
+        return None
     try:
         catalog = Catalog(path, read_only=True)
         try:
-            known = catalog.latest_versions()
-            tail = {record["id"] for record in uncommitted_tail(layout, catalog)}
+            return _CatalogView(catalog.latest_versions(), catalog.last_clean_run_start())
         finally:
             catalog.close()
     except (ArchiveError, sqlite3.Error) as exc:
-        yield Problem(path.name, _clip(f"unreadable: {exc} (run `newsarchive reindex`)"))
-        return
+        return Problem(path.name, one_line(f"unreadable: {exc} (run `newsarchive reindex`)"))
+
+
+def _check_catalog(
+    layout: ArchiveLayout,
+    view: _CatalogView,
+    latest: dict[str, tuple[int, str]],
+    ids_by_file: dict[Path, set[str]],
+) -> Iterator[Problem]:
+    """The catalog must know the latest record of every article, and nothing else.
+
+    Records written since the last run that finished may be missing: that is what a crash or a
+    full disk leaves (or a crawl still running), and the next crawl adds them back before it
+    fetches (see `archive.reindex.recover_after_crash`), so only older gaps are problems.
+    """
+    name = layout.catalog_path.name
+    tail_ids = (ids_by_file.get(path, set()) for path in tail_files(layout, view.clean_start))
+    tail = set().union(*tail_ids)
     for canonical, (version, record_id) in latest.items():
-        if known.get(canonical) != (version, record_id) and record_id not in tail:
+        if view.known.get(canonical) != (version, record_id) and record_id not in tail:
             yield Problem(
-                path.name, f"does not know record {record_id} (version {version} of {canonical})"
+                name, f"does not know record {record_id} (version {version} of {canonical})"
             )
-    for canonical in known.keys() - latest.keys():
-        yield Problem(path.name, f"lists {canonical}, which no record holds")
+    for canonical in view.known.keys() - latest.keys():
+        yield Problem(name, f"lists {canonical}, which no record holds")
 
 
 def _check_records(
-    layout: ArchiveLayout, captures: _Captures, latest: dict[str, tuple[int, str]]
+    layout: ArchiveLayout,
+    captures: _Captures,
+    latest: dict[str, tuple[int, str]],
+    ids_by_file: dict[Path, set[str]],
+    *,
+    live: bool,
 ) -> Iterator[Problem]:
-    validator = record_validator()
+    """Check every line; fill `latest` and `ids_by_file` (the ids each file holds)."""
     ids: dict[str, str] = {}
     references: list[tuple[str, str, str]] = []
     for line in RecordStore(layout.records_dir).iter_lines():
         where = f"{_shown(layout, line.path)}:{line.number}"
         if line.torn:
-            yield Problem(where, "incomplete final line (an interrupted write)")
+            if not live:  # else: the line the crawl is writing
+                yield Problem(where, "incomplete final line (an interrupted write)")
             continue
         try:
-            record = json.loads(line.text)
-        except ValueError as exc:
-            yield Problem(where, f"not valid JSON: {exc}")
+            record = json_value(line.text)
+        except NotARecord as exc:
+            yield Problem(where, one_line(str(exc)))
             continue
-        errors = list(validator.iter_errors(record))
-        for error in errors:
-            field = "/".join(str(part) for part in error.absolute_path) or "record"
-            yield Problem(where, _clip(f"schema: {field}: {error.message}"))
-        if errors:
+        problems = record_problems(record)
+        yield from (Problem(where, one_line(problem)) for problem in problems)
+        if problems:
             continue
+        ids_by_file.setdefault(line.path, set()).add(record["id"])
         if record["id"] in ids:
             yield Problem(where, f"id {record['id']} already used at {ids[record['id']]}")
         ids.setdefault(record["id"], where)
@@ -200,9 +243,9 @@ def _check_records(
         )
         for message in _check_pointer(layout.warc_dir, record, captures):
             yield Problem(where, message)
-    for where, field, target in references:
+    for where, name, target in references:
         if target not in ids:
-            yield Problem(where, f"{field} {target} names no record in this archive")
+            yield Problem(where, f"{name} {target} names no record in this archive")
 
 
 def _check_pointer(warc_dir: Path, record: Mapping[str, Any], captures: _Captures) -> list[str]:
@@ -218,11 +261,11 @@ def _check_pointer(warc_dir: Path, record: Mapping[str, Any], captures: _Capture
     if offset + length > path.stat().st_size:
         return [f"{where} length {length} runs past the end of the file"]
     with path.open("rb") as file:
-        file.seek(offset)
         try:
-            target, member_length, failures = _read_one_record(file, length)
+            found = read_member(file, offset, length)
         except Exception as exc:  # whatever the bytes there are, they are not our record
-            return [_clip(f"{where}: no readable WARC record ({exc})")]
+            return [one_line(f"{where}: no readable WARC record ({exc})")]
+    target, member_length, failures = found.record, found.length, found.failures
     headers = target.rec_headers
     expected = {
         "WARC-Type": "response",
@@ -245,47 +288,8 @@ def _check_pointer(warc_dir: Path, record: Mapping[str, Any], captures: _Capture
     return problems
 
 
-def _read_one_record(file: BinaryIO, length: int) -> tuple[ArcWarcRecord, int, list[str]]:
-    """The first record in the next `length` bytes, its member's length and what is wrong."""
-    iterator = ArchiveIterator(LimitReader(file, length), check_digests=True)
-    record = next(iterator, None)
-    if record is None:
-        raise ValueError("nothing there")
-    failures = _read_through(iterator, record)
-    return record, iterator.get_record_length(), failures
-
-
-def _read_through(iterator: ArchiveIterator, record: ArcWarcRecord) -> list[str]:
-    """Read `record` to its end; return its digest failures and any truncation.
-
-    warcio checks digests only once a record is read to its Content-Length and does not notice
-    a gzip member cut short, so both are checked here.
-    """
-    stream = record.raw_stream
-    while stream.read(1 << 20):
-        pass
-    failures = list(record.digest_checker.problems)
-    missing = getattr(stream, "limit", 0)
-    if missing:
-        failures.append(f"truncated: {missing} bytes of the record are missing")
-    iterator.read_to_end()
-    decompressor = iterator.reader.decompressor if iterator.reader else None
-    if decompressor is None:
-        failures.append("not gzip-compressed per record")
-    elif not decompressor.eof:
-        failures.append("truncated gzip member")
-    return failures
-
-
 def _shown(layout: ArchiveLayout, path: Path) -> str:
     try:
         return str(path.relative_to(layout.root))
     except ValueError:
         return str(path)
-
-
-def _clip(message: str) -> str:
-    """One short printable line, even when an exception quotes raw bytes from a damaged file."""
-    message = "".join(c if c.isascii() and c.isprintable() else " " for c in message)
-    message = " ".join(message.split())
-    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."

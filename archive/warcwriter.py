@@ -205,7 +205,7 @@ class WarcWriter:
             finally:
                 os.close(fd)
             os.rename(_open_path(final), final)
-            _fsync_directory(self._directory)
+            fsync_directory(self._directory)
         except OSError as exc:
             raise ArchiveError(f"cannot close WARC file {final}: {_reason(exc)}") from exc
 
@@ -343,7 +343,7 @@ def recover_unclosed(directory: Path) -> list[Path]:
                 path.unlink()
                 continue
             os.rename(path, final)
-            _fsync_directory(directory)
+            fsync_directory(directory)
         except OSError as exc:
             raise ArchiveError(f"cannot recover WARC file {path}: {_reason(exc)}") from exc
         recovered.append(final)
@@ -440,7 +440,8 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[written:]
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

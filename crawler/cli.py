@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -159,6 +160,11 @@ def _version() -> str:
         return "unknown"
 
 
+# Loggers whose warnings announce a failure that the request's errback then logs as the event's
+# one line: Scrapy's download handler on a response over the size cap or cut short.
+LOGGED_AGAIN = ("scrapy.core.downloader.handlers.http11",)
+
+
 def setup_logging(args: argparse.Namespace) -> None:
     """One line per event (time, level, logger, message), fit for journald or a log file."""
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
@@ -170,9 +176,12 @@ def setup_logging(args: argparse.Namespace) -> None:
     if args.verbose < 2:  # Scrapy's own chatter only when asked for
         handler.addFilter(
             lambda r: (
-                r.levelno >= logging.WARNING
-                or r.name.startswith("newsarchive")
-                or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                r.name not in LOGGED_AGAIN
+                and (
+                    r.levelno >= logging.WARNING
+                    or r.name.startswith("newsarchive")
+                    or r.name.split(".")[0] in ("crawler", "pipelines", "archive")
+                )
             )
         )
     root = logging.getLogger()
@@ -201,12 +210,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     layout = archive_layout(args)
     if args.repair:
-        recovery, rebuilt = reindex_archive(layout)
+        recovery, rebuilt = reindex_archive(layout, repair=True)
         for action in recovery.actions():
             print(f"repaired: {action}")
         print(
             f"repaired: rebuilt the catalog: {rebuilt.records} records, {rebuilt.captures} payloads"
         )
+        for lost in rebuilt.lost:
+            print(f"could not save: {lost}")
     problems = verify_archive(layout)
     for problem in problems:
         print(problem)
@@ -223,6 +234,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     for action in recovery.actions():
         print(action)
     print(f"rebuilt {layout.catalog_path}: {rebuilt.records} records, {rebuilt.captures} payloads")
+    for lost in rebuilt.lost:
+        print(f"could not save: {lost}")
     return 0
 
 
@@ -360,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewsarchiveError as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (Terminated) before a crawl's engine
+        return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":

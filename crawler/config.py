@@ -118,6 +118,8 @@ def load_config(path: Path, *, archive_dir: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, str(exc)) from None
+    except RecursionError:  # Python 3.11's tomllib sets no limit of its own
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     return _Loader(path, text).config(data, archive_dir)
 
 

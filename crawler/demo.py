@@ -4,6 +4,10 @@ The sample site (the test suite's fixture site) is served on loopback addresses;
 is written to a temporary folder and crawled with the full pipeline into the archive directory.
 The site's traps (a 404, a 500, a slow page, a huge page, hostile feeds, a private address) show
 up in the summary as counted failures, as they would in a real crawl.
+
+Run again into the same folder, the site is served on the port the archived URLs name, so the
+second run finds the first run's articles unchanged instead of archiving them again as copies at
+new URLs.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import tempfile
 import textwrap
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.query import Filters, find, open_catalog
 from archive.records import RecordStore
@@ -37,14 +43,26 @@ allow_private_addresses = true  # the sample site lives on 127.0.0.x
 
 
 def run_demo(archive_dir: Path, *, as_json: bool = False) -> int:
-    with SampleSite(slow_seconds=3.0) as site, tempfile.TemporaryDirectory() as tmp:
-        config_path = Path(tmp) / "demo.toml"
-        config_path.write_text(
-            DEMO_SETTINGS.format(archive_dir=archive_dir.as_posix()) + site.sources_toml(),
-            encoding="utf-8",
-        )
-        config = load_config(config_path)
-        summary = run_crawl(config, config.sources)
+    port = _archived_port(ArchiveLayout(archive_dir))
+    site = SampleSite(slow_seconds=3.0, port=port)
+    try:
+        site.start()
+    except OSError as exc:
+        raise UsageError(
+            f"port {port}, where {archive_dir} archived the sample site, is busy ({exc.strerror});"
+            " free it or use another --archive-dir"
+        ) from exc
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = Path(tmp) / "demo.toml"
+            config_path.write_text(
+                DEMO_SETTINGS.format(archive_dir=archive_dir.as_posix()) + site.sources_toml(),
+                encoding="utf-8",
+            )
+            config = load_config(config_path)
+            summary = run_crawl(config, config.sources)
+    finally:
+        site.stop()
     print(summary.as_json() if as_json else summary.as_line())
     if as_json:
         return 0
@@ -71,4 +89,13 @@ def run_demo(archive_dir: Path, *, as_json: bool = False) -> int:
         db.close()
     print(f"\nMore:  newsarchive sql --archive-dir {archive_dir} {SAMPLE_SQL!r}")
     print(f"       newsarchive verify --archive-dir {archive_dir}")
+    return 0
+
+
+def _archived_port(layout: ArchiveLayout) -> int:
+    """The port of the sample site's URLs in an earlier demo archive; 0 (any) for a new one."""
+    if not layout.records_dir.is_dir():
+        return 0
+    for record in RecordStore(layout.records_dir).iter_records():
+        return urlsplit(record["url"]).port or 0
     return 0

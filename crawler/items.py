@@ -48,3 +48,8 @@ class ArticleVersion:
     version: int
     previous: str | None
     duplicate_of: str | None
+    names_source: str | None = None
+    """The other site's URL the page names as its source, if any (`Identity.names_source`)."""
+    demotes: str | None = None
+    """The record that held this text until this page turned out to be the original: it gets a
+    new version naming this one as what it duplicates."""

@@ -7,10 +7,12 @@ starts one per run.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
 from archive.catalog import Catalog
@@ -44,6 +46,9 @@ def run_crawl(
     except OSError as exc:
         raise ArchiveError(f"cannot create archive directory {layout.root}: {exc}") from exc
     started = time.monotonic()
+    # Until Scrapy's engine stops gracefully on it, SIGINT ends the run at once, as SIGTERM does
+    # (the run shows as interrupted): a KeyboardInterrupt would land in Twisted's callbacks.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     with ArchiveLock(layout.lock_path):
         recovery = recover_files(layout)
         catalog = Catalog(layout.catalog_path)
@@ -69,6 +74,7 @@ def run_crawl(
         )
         process = CrawlerProcess(scrapy_settings(config, log_level=log_level))
         crawler = process.create_crawler(NewsSpider)
+        crawler.signals.connect(session.workers.start, signal=signals.engine_started)
         process.crawl(crawler, session=session)
         errors = RunErrors()  # kept with the run, for `newsarchive status`
         logging.getLogger().addHandler(errors)

@@ -103,15 +103,22 @@ class SampleSite:
 
     ``generation`` (1 or 2) may be changed while the site runs; generation 2 edits one daily
     article and adds one article each to daily and herald, and nothing else. ``bulk_articles=N``
-    adds the outlet ``bulk`` on 127.0.0.5 with N generated, deterministic articles.
+    adds the outlet ``bulk`` on 127.0.0.5 with N generated, deterministic articles. ``port``
+    (default: any free one) serves every outlet on that port, so URLs stay the same across runs.
     """
 
     OUTLETS: tuple[str, ...] = ("daily", "herald", "wire", "gazette")
 
     def __init__(
-        self, root: Path | None = None, *, slow_seconds: float = 5.0, bulk_articles: int = 0
+        self,
+        root: Path | None = None,
+        *,
+        slow_seconds: float = 5.0,
+        bulk_articles: int = 0,
+        port: int = 0,
     ) -> None:
         self.root = root or BUNDLED_ROOT
+        self.port = port
         self.slow_seconds = slow_seconds
         self._manifest: dict[str, Any] = json.loads(
             (self.root / "manifest.json").read_text(encoding="utf-8")
@@ -248,9 +255,9 @@ class SampleSite:
 
     def _bind(self) -> dict[str, _OutletServer]:
         hosts = {outlet: self._manifest["outlets"][outlet]["host"] for outlet in self.outlets}
-        for _ in range(_BIND_ATTEMPTS):
+        for _ in range(1 if self.port else _BIND_ATTEMPTS):
             servers: dict[str, _OutletServer] = {}
-            port = 0
+            port = self.port
             try:
                 for outlet, host in hosts.items():
                     servers[outlet] = _OutletServer((host, port), self, outlet)
@@ -259,6 +266,8 @@ class SampleSite:
             except OSError:
                 for server in servers.values():
                     server.server_close()
+                if self.port:  # that port or nothing
+                    raise
         return {outlet: _OutletServer((host, 0), self, outlet) for outlet, host in hosts.items()}
 
     def _record_hit(self, outlet: str, target: str) -> None:
@@ -327,6 +336,8 @@ class SampleSite:
 
     def _find_file(self, outlet: str, path: str) -> tuple[Path, int] | None:
         layers = [(self.root / "gen2" / outlet, 2)] if self._generation == 2 else []
+        if path.endswith("/"):  # a folder's page, as web servers serve it
+            path += "index.html"
         for base, generation in [*layers, (self.root / outlet, 1)]:
             file = (base / path.lstrip("/")).resolve()
             inside = file.is_relative_to(base.resolve())

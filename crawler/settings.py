@@ -12,6 +12,14 @@ DOWNLOADER_MIDDLEWARES = {
     # One spider crawls many sources: the per-source scope replaces the per-spider one.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.downloadermiddlewares.sourcescope.SourceScopeMiddleware": 50,
+    # robots.txt as RFC 9309 reads it: unreachable means disallow, at most 500 KiB read.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
+    # A redirect loop ends as a failure of the request, not as a silently dropped duplicate.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.downloadermiddlewares.redirect.MetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.downloadermiddlewares.redirect.RedirectMiddleware": 600,
     # Every exchange as received, before decompression and redirects.
     "crawler.downloadermiddlewares.warccapture.WarcCaptureMiddleware": 950,
     # Nearer still: a response from a refused address is dropped before it can be archived.
@@ -53,6 +61,8 @@ def scrapy_settings(config: Config, *, log_level: str = "WARNING") -> dict[str, 
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 2,
+        # The spider and the robots.txt middleware log a failure given up on as its one line.
+        "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
         "REDIRECT_MAX_TIMES": 10,
         # Scrapy drops longer URLs (default 2083) without a callback or errback: nothing counted,
         # and a listing never closed. Sent, they end as data (a 414, say) like any other failure.

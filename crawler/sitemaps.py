@@ -9,13 +9,13 @@ fetched. A pure function over bytes: malformed, oversized or hostile sitemaps ar
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
 
 from archive.fulltext import utc_timestamp
-from archive.urls import absolute_http_url
+from archive.urls import absolute_http_url, unparsable_url
 from crawler.feeds import Entry
 from crawler.xmlguard import hostile_xml_reason
 
@@ -34,14 +34,20 @@ class SitemapResult:
     error: str | None = None
     """One-line reason when the sitemap is malformed, too large, hostile or not a sitemap; the
     other fields then hold whatever could be recovered."""
+    rejected: tuple[str, ...] = ()
+    """Locations dropped because the WHATWG URL parser rejects them, as the sitemap gives them:
+    child sitemaps when `index`, else articles. The caller logs and counts each."""
+    index: bool = False
+    """True when the document is a ``<sitemapindex>``."""
 
 
 def parse_sitemap(body: bytes, url: str, *, max_bytes: int = 50_000_000) -> SitemapResult:
     """Parse sitemap bytes fetched from `url`; gzip bodies are inflated up to `max_bytes`.
 
-    Location URLs are resolved against `url`; those that are not http(s) are dropped, repeated
-    ones kept once. Element names are matched without regard to namespace, as crawlers do, since
-    real sitemaps get the sitemap namespace wrong. Never raises.
+    Location URLs are resolved against `url` and serialised as browsers do; those that are not
+    http(s) are dropped (unparsable ones listed in `rejected`), repeated ones kept once. Element
+    names are matched without regard to namespace, as crawlers do, since real sitemaps get the
+    sitemap namespace wrong. Never raises.
     """
     error = None
     if body.startswith(_GZIP_MAGIC):
@@ -53,16 +59,23 @@ def parse_sitemap(body: bytes, url: str, *, max_bytes: int = 50_000_000) -> Site
     error = error or parse_error
     if root is None or _local_name(root) not in ("urlset", "sitemapindex"):
         return SitemapResult(sitemaps=(), entries=(), error=error or "not a sitemap")
-    if _local_name(root) == "sitemapindex":
-        children = (_child_text(item, "loc") for item in _children(root, "sitemap"))
-        locations = (absolute_http_url(loc, url) for loc in children)
-        return SitemapResult(sitemaps=_unique(locations), entries=(), error=error)
-    entries: dict[str, Entry] = {}
-    for item in _children(root, "url"):
-        entry = _entry(item, url)
+    index = _local_name(root) == "sitemapindex"
+    found: dict[str, Entry] = {}
+    rejected: list[str] = []
+    for item in _children(root, "sitemap" if index else "url"):
+        location = _child_text(item, "loc")
+        entry = _entry(item, location, url)
         if entry is not None:
-            entries.setdefault(entry.url, entry)
-    return SitemapResult(sitemaps=(), entries=tuple(entries.values()), error=error)
+            found.setdefault(entry.url, entry)
+        elif location and unparsable_url(location, url):
+            rejected.append(location)
+    if index:
+        return SitemapResult(
+            sitemaps=tuple(found), entries=(), error=error, rejected=tuple(rejected), index=True
+        )
+    return SitemapResult(
+        sitemaps=(), entries=tuple(found.values()), error=error, rejected=tuple(rejected)
+    )
 
 
 def _gunzip(body: bytes, max_bytes: int) -> tuple[bytes, str | None]:
@@ -109,8 +122,8 @@ def _parser(*, recover: bool) -> etree.XMLParser:
     )
 
 
-def _entry(item: etree._Element, base: str) -> Entry | None:
-    url = absolute_http_url(_child_text(item, "loc"), base)
+def _entry(item: etree._Element, location: str | None, base: str) -> Entry | None:
+    url = absolute_http_url(location, base)
     if url is None:
         return None
     news = next(_children(item, "news"), None)
@@ -146,7 +159,3 @@ def _local_name(element: etree._Element) -> str:
         return ""
     # "{namespace}name", or "prefix:name" when recovery kept an undeclared prefix.
     return tag.rpartition("}")[2].rpartition(":")[2]
-
-
-def _unique(urls: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(url for url in urls if url))

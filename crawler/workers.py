@@ -44,15 +44,26 @@ def _exit_when_readable(handle: int) -> None:
 
 
 class Workers:
+    """The pool starts with `start`, or at the first `run`.
+
+    A crawl starts it when Scrapy's engine starts, once Scrapy handles SIGTERM and SIGINT by
+    stopping gracefully: killed by a signal before that, the crawl holds no pool, whose
+    semaphores the resource tracker would otherwise report as leaked on stderr.
+    """
+
     def __init__(self, count: int | None = None) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self.count = count or len(os.sched_getaffinity(0))
-        self._pool = self._new_pool()
-        # The first task starts the forkserver, which imports the parsers: its submit blocks for
-        # about 0.5 s. Started here, in a thread, that overlaps Scrapy's start-up instead of
-        # stalling the reactor at the first feed.
-        threading.Thread(target=self._warm_up, args=(self._pool,), daemon=True).start()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the pool if it is not: its first task starts the forkserver, which imports the
+        parsers (about 0.5 s); in a thread, that overlaps the first downloads instead of stalling
+        the reactor at the first feed."""
+        if self._pool is None:
+            self._pool = self._new_pool()
+            threading.Thread(target=self._warm_up, args=(self._pool,), daemon=True).start()
 
     @staticmethod
     def _warm_up(pool: ProcessPoolExecutor) -> None:
@@ -70,7 +81,9 @@ class Workers:
         A worker the OS kills (out of memory) breaks the whole pool: the calls in flight raise
         BrokenProcessPool, and the pool is replaced so that the rest of the run goes on.
         """
+        self.start()
         pool = self._pool
+        assert pool is not None
         try:
             return await asyncio.wrap_future(pool.submit(function, *args, **kwargs))
         except BrokenProcessPool:
@@ -80,4 +93,5 @@ class Workers:
             raise
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -19,6 +19,7 @@ from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
+from archive.controls import strip_tree_controls
 from pipelines.agreement import (
     bound_by,
     fill_gaps,
@@ -122,11 +123,16 @@ def extract_article(html: str | bytes, url: str, content_type: str | None = None
     `Article(text=None)` with whatever metadata could be read.
     """
     try:
-        tree = load_html(decode_html(html, content_type))
+        markup = decode_html(html, content_type)
+        tree = load_html(markup)
     except (ValueError, TypeError):
         tree = None
     if tree is None:
         return Article(text=None)
+    # For some fragments lxml hands back an element inside the document (`<svg><p>`), which
+    # htmldate would try to drop: read the whole document.
+    tree = tree.getroottree().getroot()
+    strip_tree_controls(tree, markup)
     meta = read_metadata(tree, url)
     text = _body_text(tree, url, meta)
     found = {field.name: getattr(meta, field.name) for field in fields(Metadata)}

@@ -1,7 +1,11 @@
 """Item pipeline that decides what an extracted page is: new, a new version, a syndicated
 duplicate, or an unchanged recheck (dropped: its WARC capture is all that is kept).
 
-The keys it compares (`pipelines.identity`) come computed from the extraction worker.
+The keys it compares (`pipelines.identity`) come computed from the extraction worker. Of two
+pages with the same text, the original keeps the text whatever the order they were fetched in:
+the one the other names as its source (cross-site rel=canonical or og:url), else the earlier
+published, else the earlier fetched (`is_original`). An original fetched after its copy demotes
+the copy: the copy's record gets a new version naming the original, as if fetched the other way.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ import logging
 
 from scrapy.exceptions import DropItem
 
+from archive.catalog import TextOwner
+from archive.fulltext import utc_timestamp
 from crawler import summary
 from crawler.items import ArticleVersion, ExtractedPage
 from crawler.session import SessionComponent
+from pipelines.identity import Identity
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +42,9 @@ class DedupPipeline(SessionComponent):
                 summary.ARTICLES_UNCHANGED if page.recheck else summary.ARTICLES_ALREADY_ARCHIVED
             )
             raise DropItem("unchanged", log_level="DEBUG")
+        owner = None if earlier else catalog.text_owner(digest)
+        published = utc_timestamp(article.published or page.listed_published)
+        original = owner is not None and is_original(identity, published, owner)
         return ArticleVersion(
             page=page,
             article=article,
@@ -43,5 +53,17 @@ class DedupPipeline(SessionComponent):
             content_hash=digest,
             version=earlier.version + 1 if earlier else 1,
             previous=earlier.record_id if earlier else None,
-            duplicate_of=None if earlier else catalog.text_owner(digest),
+            duplicate_of=owner.record_id if owner and not original else None,
+            names_source=identity.names_source,
+            demotes=owner.record_id if owner and original and owner.latest else None,
         )
+
+
+def is_original(page: Identity, published: str | None, owner: TextOwner) -> bool:
+    """Whether a page holds the original of `owner`'s text (same text, archived first): the
+    copy names its original; else the earlier publication; else the owner, fetched first."""
+    if page.names_source is not None and page.names_source == owner.canonical_url:
+        return False
+    if owner.names is not None and owner.names in {page.canonical_url, *page.aliases}:
+        return True
+    return bool(published and owner.published and published < owner.published)

@@ -6,12 +6,18 @@ extracts, can unpickle them without importing trafilatura.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from archive.controls import strip_controls
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """What a page says about its article. Fields the page does not give are None or empty."""
+    """What a page says about its article. Fields the page does not give are None or empty.
+
+    Every string, and every string in a tuple, is stripped of control characters when the object
+    is made (`archive.controls`), whoever makes it: what is left empty is None, or left out.
+    """
 
     title: str | None = None
     authors: tuple[str, ...] = ()
@@ -21,6 +27,15 @@ class Metadata:
     tags: tuple[str, ...] = ()
     image: str | None = None
     canonical_url: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, str):
+                object.__setattr__(self, field.name, strip_controls(value) or None)
+            elif isinstance(value, tuple):
+                cleaned = tuple(filter(None, map(strip_controls, value)))
+                object.__setattr__(self, field.name, cleaned)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ class Identity:
     canonical_url: str
     aliases: frozenset[str]
     content_hash: str | None  # None when no text was found
+    names_source: str | None = None
+    """Another site's URL the page names as its own (cross-site rel=canonical or og:url): the
+    original this page is a copy of."""
 
 
 def content_hash(text: str) -> str:
@@ -38,10 +41,14 @@ def article_identity(final_url: str, declared_canonical: str | None) -> str:
 
 
 def identify(article: Article, url: str, final_url: str) -> Identity:
+    declared = article.canonical_url
     return Identity(
-        canonical_url=article_identity(final_url, article.canonical_url),
+        canonical_url=article_identity(final_url, declared),
         aliases=frozenset({canonical_url(url), canonical_url(final_url)}),
         content_hash=content_hash(article.text) if article.text else None,
+        names_source=canonical_url(declared)
+        if declared and not same_site(declared, final_url)
+        else None,
     )
 
 

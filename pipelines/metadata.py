@@ -1,26 +1,31 @@
 """Article metadata from a parsed page: title, authors, dates, language, description, tags, image.
 
 Read in the order publishers make them reliable: schema.org JSON-LD, then Open Graph / article
-meta tags, then plain HTML (<title>, <h1>, <html lang>, <time>). Dates fall back to htmldate only
-when the page has no structured date, which keeps the common case fast.
+meta tags, then plain HTML (<title>, <h1>, the byline, <html lang>, <time>). Dates fall back to
+htmldate only when the page has no structured date, which keeps the common case fast. The meta
+names that may carry an author or a title are trafilatura's lists; `pipelines.headline` chooses
+among the forms of the headline, `pipelines.byline` reads the authors.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import py3langid
 from htmldate import find_date
-from lxml.etree import XPath
 from lxml.html import HtmlElement
+from trafilatura.metadata import METANAME_AUTHOR, METANAME_TITLE
 
 from archive.urls import absolute_http_url
+from pipelines import byline, headline
+from pipelines.byline import clean_authors as clean_authors
 from pipelines.extracted import Metadata
 
 _ARTICLE_TYPES = re.compile(r"(Article|BlogPosting|Report|NewsArticle|WebPage)$")
@@ -35,20 +40,22 @@ _MARKUP = {
     "title": (),
 }
 _JSON_LD = "application/ld+json"
-# The class is looked into only where the element has one.
-_BYLINE = XPath(
-    '//*[@rel="author" or @itemprop="author" or @class[contains(., "byline")'
-    ' or contains(., "author-name")]][not(self::meta)][not(self::link)]'
+# XHTML-era pages wrap the script's JSON in a CDATA section or an HTML comment, itself often
+# hidden in a script comment ("//<![CDATA[", "/* <![CDATA[ */").
+_SCRIPT_WRAPPER = re.compile(
+    r"^\s*(?://|/\*)?\s*(?:<!\[CDATA\[|<!--)(?:\s*\*/)?"
+    r"|(?://|/\*)?\s*(?:\]\]>|-->)(?:\s*\*/)?\s*$"
 )
-_BY = re.compile(r"^\s*(?:by|von|par|por|door|di|da|de)\s+", re.IGNORECASE)
-_ROLE = re.compile(
-    r"\b(?:editor|writer|reporter|correspondent|staff|contributor|columnist|journalist|"
-    r"author|press|news|reuters|associated|agency|photograph\w*|updated|published)\b",
-    re.IGNORECASE,
-)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
+# Author meta names, Dublin Core's creator before the generic "author" (which CMSs fill with the
+# site's owner), then the rest of trafilatura's list; "creator" alone names the page's software.
+_AUTHOR_META: tuple[str, ...] = ("dc:creator", "dc.creator", "dcterms.creator", "author")
+_AUTHOR_META += tuple(sorted(METANAME_AUTHOR - {*_AUTHOR_META, "article:author", "creator"}))
+# Headline meta names besides Open Graph's and Twitter's (trafilatura's list): some hold the site's
+# name, so they count only where another form of the page confirms them.
+_TITLE_META = tuple(sorted(METANAME_TITLE - {"twitter:title"}))
 _LANG = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-\u2013\u2014:»·]\s+")
+# Meta names that carry the site's name.
+_SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title")
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,11 @@ class PageMetadata(Metadata):
 
 
 def _clean(value: Any) -> str | None:
+    """A string's words one space apart, its HTML entities decoded: JSON-LD is not HTML-decoded
+    by the parser, and CMSs escape meta contents twice ("&amp;#8217;")."""
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
+    text = " ".join(html.unescape(value).split())
     return text or None
 
 
@@ -95,7 +104,7 @@ def _json_ld_objects(markup: dict[str, list[HtmlElement]]) -> Iterator[dict[str,
         if script.get("type") != _JSON_LD:
             continue
         try:
-            data = json.loads(script.text or "")
+            data = json.loads(_SCRIPT_WRAPPER.sub("", script.text or ""), strict=False)
         except ValueError:
             continue
         stack = [data]
@@ -122,14 +131,18 @@ def _article_object(markup: dict[str, list[HtmlElement]]) -> dict[str, Any]:
 
 
 def _meta_tags(markup: dict[str, list[HtmlElement]]) -> dict[str, list[str]]:
-    """Meta tag contents by lower-cased property/name/itemprop/http-equiv, in page order."""
+    """Meta tag contents by lower-cased property/name/itemprop/http-equiv, in page order.
+
+    A property may list several names separated by spaces (RDFa): the content counts for each.
+    """
     tags: dict[str, list[str]] = {}
     for meta in markup.get("meta", []):
         key = meta.get("property") or meta.get("name") or meta.get("itemprop")
         key = key or meta.get("http-equiv")
         content = _clean(meta.get("content"))
         if key and content:
-            tags.setdefault(key.strip().lower(), []).append(content)
+            for name in key.lower().split():
+                tags.setdefault(name, []).append(content)
     return tags
 
 
@@ -146,32 +159,16 @@ def _names(value: Any) -> list[str]:
         return [name for item in value for name in _names(item)]
     if isinstance(value, dict):
         return _names(value.get("name"))
-    return [value] if isinstance(value, str) else []
-
-
-def clean_authors(raw: list[str]) -> tuple[str, ...]:
-    """One name per entry: no "By", no roles or agencies, no URLs, no duplicates, page order."""
-    authors: list[str] = []
-    for value in raw:
-        for part in _AUTHOR_SPLIT.split(_BY.sub("", " ".join(value.split()))):
-            name = _BY.sub("", part).strip(" .-\u2013\u2014:")
-            if (
-                not name
-                or "@" in name
-                or "/" in name
-                or _ROLE.search(name)
-                or len(name.split()) > 4
-                or not any(ch.isalpha() for ch in name)
-            ):
-                continue
-            if name.lower() not in (a.lower() for a in authors):
-                authors.append(name)
-    return tuple(authors)
+    return [text] if (text := _clean(value)) else []
 
 
 def normalise_date(value: str | None) -> str | None:
-    """ISO 8601: UTC "YYYY-MM-DDTHH:MM:SSZ" when the value has a time and an offset, the local
-    "YYYY-MM-DDTHH:MM:SS" for a time without offset, "YYYY-MM-DD" for a date alone."""
+    """ISO 8601 as the page states it: "YYYY-MM-DDTHH:MM:SS" with the page's offset ("Z" for UTC,
+    else "+HH:MM"), without one when the page gives none, "YYYY-MM-DD" for a date alone.
+
+    The offset is kept rather than the time converted to UTC: the day a reader sees in the record
+    is then the page's own day (an article of 00:30 in Berlin is not of the day before), and the
+    moment is the same for every reader that compares times (SQL, search, --since)."""
     if not value:
         return None
     value = value.strip()
@@ -187,9 +184,14 @@ def normalise_date(value: str | None) -> str | None:
         return None
     if len(value) <= 10 and "T" not in value:
         return parsed.strftime("%Y-%m-%d")
-    if parsed.tzinfo is None:
-        return parsed.strftime("%Y-%m-%dT%H:%M:%S")
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    local = parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    offset = parsed.utcoffset()
+    if offset is None:
+        return local
+    if offset == timedelta(0):
+        return f"{local}Z"
+    hours, minutes = divmod(abs(offset) // timedelta(minutes=1), 60)
+    return f"{local}{'-' if offset < timedelta(0) else '+'}{hours:02d}:{minutes:02d}"
 
 
 def _published(
@@ -231,26 +233,6 @@ def _language(tree: HtmlElement, meta: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _headlines(
-    markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
-) -> tuple[str, ...]:
-    """Every form of the headline the page gives, best first, the site name cut off the first."""
-    candidates = [
-        _clean(article.get("headline")),
-        _first(meta, "og:title"),
-        _first(meta, "twitter:title"),
-        *(_clean(h.text_content()) for h in markup.get("h1", [])[:2]),
-        *(_clean(t.text_content()) for t in markup.get("title", [])[:1]),
-    ]
-    found = [c for c in candidates if c]
-    site = _first(meta, "og:site_name", "application-name")
-    if found and site:
-        separators = list(_TITLE_SEPARATOR.finditer(found[0]))
-        if separators and found[0][separators[-1].end() :].strip().lower() == site.lower():
-            found[0] = found[0][: separators[-1].start()].strip()
-    return tuple(dict.fromkeys(found))
-
-
 def _tags(article: dict[str, Any], meta: dict[str, list[str]]) -> tuple[str, ...]:
     raw = list(meta.get("article:tag", []))
     keywords = article.get("keywords")
@@ -283,6 +265,37 @@ def _image(article: dict[str, Any], meta: dict[str, list[str]]) -> str | None:
     )
 
 
+def _headlines(
+    markup: dict[str, list[HtmlElement]], article: dict[str, Any], meta: dict[str, list[str]]
+) -> tuple[str, ...]:
+    """Every form of the headline the page gives, the best first (`headline.choose`)."""
+    trusted = [_clean(article.get("headline")), _clean(article.get("name"))]
+    trusted += [_first(meta, "og:title"), _first(meta, "twitter:title")]
+    declared = [form for form in trusted + [_first(meta, key) for key in _TITLE_META] if form]
+    return headline.choose(
+        declared,
+        [form for form in trusted if form],
+        [text for h in markup.get("h1", [])[:2] if (text := _clean(h.text_content()))],
+        next(
+            (text for t in markup.get("title", [])[:1] if (text := _clean(t.text_content()))), None
+        ),
+        [name for key in _SITE_META for name in meta.get(key, [])[:1]],
+    )
+
+
+def _authors(
+    tree: HtmlElement, article: dict[str, Any], meta: dict[str, list[str]], title: str | None
+) -> tuple[str, ...]:
+    """JSON-LD's authors first, then the article's and Dublin Core's meta tags, then the other
+    author meta names, then the byline."""
+    sources = [
+        _names(article.get("author")),
+        [name for name in meta.get("article:author", []) if not name.startswith("http")],
+        *(meta.get(key, []) for key in _AUTHOR_META),
+    ]
+    return byline.authors(tree, sources, title)
+
+
 def _links(markup: dict[str, list[HtmlElement]]) -> dict[str, str]:
     return {
         rel: link.get("href").strip()
@@ -297,21 +310,13 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     meta = _meta_tags(markup)
     article = _article_object(markup)
     links = _links(markup)
-    authors = clean_authors(_names(article.get("author")))
-    if not authors:
-        raw = meta.get("author", []) + [
-            a for a in meta.get("article:author", []) if not a.startswith("http")
-        ]
-        authors = clean_authors(
-            raw or [" ".join(e.text_content().split()) for e in _BYLINE(tree)[:3]]
-        )
     image = _image(article, meta)
     canonical = links.get("canonical") or _first(meta, "og:url")
     headlines = _headlines(markup, article, meta)
     return PageMetadata(
         title=headlines[0] if headlines else None,
         headlines=headlines,
-        authors=authors,
+        authors=_authors(tree, article, meta, headlines[0] if headlines else None),
         published=_published(tree, markup, article, meta),
         language=_language(tree, meta),
         description=_clean(article.get("description"))

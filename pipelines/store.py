@@ -12,6 +12,7 @@ Nothing else commits the catalog during a crawl.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
@@ -19,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from twisted.internet.task import LoopingCall
 
+from archive.catalog import Validators
 from archive.errors import ArchiveError
 from archive.fulltext import FullTextIndex
 from crawler import summary
@@ -64,6 +66,21 @@ def build_record(item: ArticleVersion) -> dict[str, Any]:
     }
 
 
+def demoted_record(copy: Mapping[str, Any], original: Mapping[str, Any]) -> dict[str, Any]:
+    """A new version of `copy` that names `original` as the record holding its text: what the
+    copy's record would have been had the original been fetched first. Dated when found."""
+    version = copy["version"] + 1
+    return {
+        **copy,
+        "id": record_id(copy["canonical_url"], version, copy["content_hash"]),
+        "version": version,
+        "previous": copy["id"],
+        "fetched_at": original["fetched_at"],
+        "text": None,
+        "duplicate_of": original["id"],
+    }
+
+
 class StorePipeline(SessionComponent):
     BATCH_SECONDS = 0.5
     BATCH_ITEMS = 64
@@ -87,13 +104,18 @@ class StorePipeline(SessionComponent):
         queue its line for the next group commit."""
         if self.session.fatal is not None:
             raise DropItem("the archive cannot be written")
-        record = build_record(item)
+        records = [build_record(item)]
         try:
-            self.session.catalog.remember_record(record, item.page.validators, item.aliases)
+            self.session.catalog.remember_record(
+                records[0], item.page.validators, item.aliases, names=item.names_source
+            )
+            if item.demotes is not None:
+                records.append(self._demote(item.demotes, records[0]))
+                self.count(summary.ARTICLES_DUPLICATE)
         except ArchiveError as exc:
             self.stop_run(exc)
             raise DropItem(str(exc)) from exc
-        self._pending.append(record)
+        self._pending.extend(records)
         if item.duplicate_of:
             key = summary.ARTICLES_DUPLICATE
         elif item.version > 1:
@@ -103,7 +125,28 @@ class StorePipeline(SessionComponent):
         self.count(key)
         if len(self._pending) >= self.BATCH_ITEMS:
             self.flush()
-        return record
+        return records[0]
+
+    def _demote(self, copy_id: str, original: dict[str, Any]) -> dict[str, Any]:
+        """Remember, and return, the new version of the record `copy_id` naming `original`."""
+        copy = demoted_record(self._record(copy_id), original)
+        catalog = self.session.catalog
+        archived = catalog.article(copy["canonical_url"])
+        validators = archived.validators if archived else Validators(None, None)
+        catalog.remember_record(copy, validators)
+        return copy
+
+    def _record(self, record_id: str) -> dict[str, Any]:
+        """A stored record by id: still pending in this batch, or read back from its file."""
+        for pending in reversed(self._pending):
+            if pending["id"] == record_id:
+                return pending
+        location = self._index.location(record_id)
+        if location is None:
+            raise ArchiveError(
+                f"record {record_id} is not in the catalog: run `newsarchive reindex`"
+            )
+        return self.session.records.read(location)
 
     def flush(self) -> None:
         """One group commit: WARC fsync, JSON lines + fsync, full-text index, catalog commit.

@@ -8,6 +8,8 @@ commands against it.
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,21 @@ def crawl_archive(root: Path, site: SampleSite, generations: tuple[int, ...] = (
         done = newsarchive("crawl", "--config", config, "--json")
         assert done.returncode == 0, done.stderr
     return archive
+
+
+@dataclass(frozen=True)
+class Crawled:
+    """An archive a module-scoped fixture crawled, and the site it crawled (still served)."""
+
+    site: SampleSite
+    archive: Path
+
+
+def copy_of(crawled: Crawled, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the crawled archive and a config that crawls the same site into it."""
+    archive = tmp_path / "archive"
+    shutil.copytree(crawled.archive, archive)
+    return archive, write_config(tmp_path / "sources.toml", crawled.site, archive, timeout=1.0)
 
 
 def sql(archive: Path, query: str) -> list[dict[str, object]]:
@@ -95,8 +112,8 @@ def record(number: int, **fields: Any) -> dict[str, Any]:
             "filename": "x.warc.gz",
             "offset": 0,
             "length": 1,
-            "record_id": "<urn:uuid:x>",
-            "payload_digest": "sha1:X",
+            "record_id": f"<urn:uuid:00000000-0000-4000-8000-{number:012d}>",
+            "payload_digest": "sha1:" + "A" * 32,
         },
     }
     return base | fields

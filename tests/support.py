@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,11 @@ from archive.records import RecordStore
 from crawler.sample_server import SampleSite
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One log event: `time LEVEL logger: message`, as the CLI writes it.
+EVENT = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: \S"
+)
 
 CRAWL_SETTINGS = """\
 [archive]
@@ -53,14 +60,14 @@ def _command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "crawler", *map(str, args)]
 
 
-def newsarchive(*args: str | Path, timeout: float = 300) -> CliResult:
-    """Run the real command in a subprocess, as cron or a user would."""
+def newsarchive(*args: str | Path, timeout: float = 300, cwd: Path = REPO) -> CliResult:
+    """Run the real command in a subprocess, as cron or a user would (in `cwd`)."""
     done = subprocess.run(
         _command(*args),
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=REPO,
+        cwd=cwd,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
 
@@ -125,17 +132,23 @@ class Hit:
     referer: str | None = None
 
 
+# Answers one request on its own; returns the status it sent.
+Route = Callable[[BaseHTTPRequestHandler], int]
+
+
 @dataclass
 class LocalSite:
     """A tiny site for one test, changeable while it runs: path -> (content type, body).
 
     With `validators`, every page carries a strong ETag (a hash of its bytes) and Last-Modified,
     and If-None-Match naming the current ETag gets a 304, as real CMSs do; without, nothing is
-    ever a 304. `headers` adds response headers to a path's answers. `hits` lists every request
-    answered.
+    ever a 304. `headers` adds response headers to a path's answers. `routes` answer a path
+    themselves, whatever the answer (an error, a redirect, silence), and return the status they
+    sent. `hits` lists every request answered.
     """
 
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
     validators: bool = True
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     base_url: str = ""
@@ -161,6 +174,12 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
         site = self.server.site
         with site.lock:
             page = site.pages.get(self.path)
+            route = site.routes.get(self.path)
+        if route is not None:
+            status = route(self)
+            with site.lock:
+                site.hits.append(Hit(self.path, None, status, None, self.headers.get("Referer")))
+            return
         asked = self.headers.get("If-None-Match")
         etag = _etag_of(page[1]) if page is not None and site.validators else None
         if page is None:
@@ -190,16 +209,17 @@ class _LocalSiteHandler(BaseHTTPRequestHandler):
 class _LocalSiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, site: LocalSite) -> None:
-        super().__init__(("127.0.0.1", 0), _LocalSiteHandler)
+    def __init__(self, site: LocalSite, host: str) -> None:
+        super().__init__((host, 0), _LocalSiteHandler)
         self.site = site
 
 
 @contextmanager
-def serve(site: LocalSite) -> Iterator[LocalSite]:
-    """Serve `site` on 127.0.0.1 (a free port, set as its `base_url`) until the block ends."""
-    server = _LocalSiteServer(site)
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+def serve(site: LocalSite, host: str = "127.0.0.1") -> Iterator[LocalSite]:
+    """Serve `site` on `host` (a loopback address; a free port, set as its `base_url`) until
+    the block ends."""
+    server = _LocalSiteServer(site, host)
+    site.base_url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -208,6 +228,13 @@ def serve(site: LocalSite) -> Iterator[LocalSite]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (a moment ago), for a refused connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def sitemap_index(base: str, *paths: str) -> tuple[str, bytes]:

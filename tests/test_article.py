@@ -50,7 +50,7 @@ def test_news_template_metadata() -> None:
     )
     assert article.title == "A look back at that Donald Trump and Elon Musk interview"
     assert article.authors == ("Jane Doe",)
-    assert article.published == "2024-08-13T09:00:00Z"
+    assert article.published == "2024-08-13T11:00:00+02:00"
     assert article.language == "en"
     assert article.tags == ("Donald Trump", "Elon Musk")
     assert article.image == "https://news.example.com/img/lead.jpg"
@@ -113,7 +113,15 @@ def test_latin_encodings_decode_without_mojibake() -> None:
 
 
 @pytest.mark.parametrize(
-    "junk", [b"", b"\x00\x01\x02\xff" * 100, "<html><body><div><p>", "   ", b"%PDF-1.4\n%\xe2\xe3"]
+    "junk",
+    [
+        b"",
+        b"\x00\x01\x02\xff" * 100,
+        "<html><body><div><p>",
+        "   ",
+        b"%PDF-1.4\n%\xe2\xe3",
+        "<svg><p><p>",
+    ],
 )
 def test_never_raises_on_empty_broken_or_binary_input(junk: str | bytes) -> None:
     article = extract_article(junk, "https://example.com/a")
@@ -149,15 +157,19 @@ def test_article_is_picklable_for_the_process_pool() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("2024-08-13T11:00:00+02:00", "2024-08-13T09:00:00Z"),
+        ("2024-08-13T11:00:00+02:00", "2024-08-13T11:00:00+02:00"),
+        ("2024-08-13T00:30:00.250+0200", "2024-08-13T00:30:00+02:00"),
+        ("2024-08-12T21:00:00-05:00", "2024-08-12T21:00:00-05:00"),
         ("2024-08-13T09:00:00Z", "2024-08-13T09:00:00Z"),
+        ("2024-08-13T09:00:00+00:00", "2024-08-13T09:00:00Z"),
         ("2024-08-13", "2024-08-13"),
-        ("Tue, 13 Aug 2024 11:00:00 +0200", "2024-08-13T09:00:00Z"),
+        ("Tue, 13 Aug 2024 11:00:00 +0200", "2024-08-13T11:00:00+02:00"),
         ("2024-08-13T11:00:00", "2024-08-13T11:00:00"),
         ("not a date", None),
     ],
 )
-def test_dates_normalised_to_utc_iso(raw: str, expected: str | None) -> None:
+def test_dates_keep_the_pages_own_day_and_offset(raw: str, expected: str | None) -> None:
+    # Converted to UTC, 00:30 in Berlin became the day before: not the day the page shows.
     assert normalise_date(raw) == expected
 
 

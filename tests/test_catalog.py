@@ -46,9 +46,11 @@ def test_versions_texts_and_aliases(tmp_path: Path) -> None:
     latest = catalog.article("http://a/x")
     assert latest is not None and (latest.record_id, latest.version) == ("r2", 2)
     assert latest.first_fetched == WHEN
-    assert catalog.text_owner("sha256:1") == "r1"
+    owner = catalog.text_owner("sha256:1")
+    assert owner is not None and (owner.record_id, owner.latest) == ("r1", False)
     catalog.record_version(record("http://b/y", "r3", 1, "sha256:1"), WHEN, Validators(None, None))
-    assert catalog.text_owner("sha256:1") == "r1", "the first archived copy stays the owner"
+    owner = catalog.text_owner("sha256:1")
+    assert owner is not None and owner.record_id == "r1", "the first archived copy stays the owner"
 
 
 def test_payload_captures_for_revisits(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from support import newsarchive, records_of, write_config
 
@@ -89,5 +91,24 @@ def test_demo_crawls_the_sample_site_offline(tmp_path: Path) -> None:
     assert "WARC files" in result.stdout and "JSON records" in result.stdout
     query = result.stdout.split("A sample query:")[1]
     assert "A look back at that Donald Trump and Elon Musk interview" in query
-    assert records_of(archive)
+    first = records_of(archive)
+    assert first
     assert newsarchive("verify", "--archive-dir", archive).returncode == 0
+
+    # Again into the same folder: the same URLs, so nothing is archived twice.
+    again = newsarchive("demo", "--archive-dir", archive, "--json")
+    assert again.returncode == 0, again.stderr
+    assert again.summary()["articles_new"] == 0
+    assert again.summary()["articles_duplicate"] == 0
+    assert again.summary()["articles_unchanged"] > 0
+    assert records_of(archive) == first
+
+    # The port the archive's URLs name is taken: one line, nothing written.
+    port = urlsplit(first[0]["url"]).port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        busy = newsarchive("demo", "--archive-dir", archive)
+    assert busy.returncode == 2
+    assert f"port {port}" in busy.stderr and len(busy.stderr.splitlines()) == 1
+    assert records_of(archive) == first

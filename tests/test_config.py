@@ -278,6 +278,11 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert message == f"{tmp_path}/sources.toml:4: invalid TOML: Invalid value (column 12)"
 
 
+def test_deeply_nested_toml_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "[crawl]\nuser_agent = " + "[" * 2000 + "]" * 2000 + "\n")
+    assert message == f"{tmp_path}/sources.toml: invalid TOML: arrays or tables nested too deeply"
+
+
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: cannot read config file: No such file"):
         load_config(tmp_path / "nope.toml")

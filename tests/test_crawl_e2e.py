@@ -19,8 +19,8 @@ import pytest
 from support import CliResult, newsarchive, records_of, warc_records, write_config
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.records import record_validator
 from archive.urls import canonical_url
-from archive.verify import record_validator
 from crawler.sample_server import SampleSite
 
 

@@ -93,6 +93,23 @@ def test_windows_1252_feed_decodes(content_type: str | None) -> None:
     assert entry.title == "\u201cLe march\u00e9\u201d rouvre \u2013 \u00e0 l\u2019\u00e9t\u00e9"
 
 
+def test_links_are_read_as_browsers_read_them_and_unparsable_ones_rejected() -> None:
+    items = [
+        "http://news.example/a/ok-space here",
+        "/b/cr&#13;\nlf.html",
+        "http://bad host.example/x",
+        "mailto:desk@news.example",
+    ]
+    body = "".join(f"<item><link>{link}</link></item>" for link in items)
+    result = parse_feed(f'<rss version="2.0"><channel>{body}</channel></rss>'.encode(), FEED_URL)
+    assert result.error is None
+    assert [entry.url for entry in result.entries] == [
+        "http://news.example/a/ok-space%20here",
+        "https://news.example/b/crlf.html",
+    ]
+    assert result.rejected == ("http://bad host.example/x",)
+
+
 def test_truncated_feed_reports_error_and_keeps_recovered_entries() -> None:
     body = (FIXTURES / "rss20.xml").read_bytes()
     result = parse_feed(body[: body.index(b"<title>Guid-only")], FEED_URL)
@@ -104,15 +121,22 @@ def test_truncated_feed_reports_error_and_keeps_recovered_entries() -> None:
     ]
 
 
+def test_a_web_page_given_as_a_feed_points_to_discover() -> None:
+    html = (FIXTURES / "not-a-feed.html").read_bytes()
+    for content_type in ("text/html; charset=utf-8", None, "application/xml"):
+        result = parse_feed(html, FEED_URL, content_type)
+        assert result.entries == ()
+        assert result.error == "this is a web page, not a feed; try `newsarchive discover` on it"
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
-        ((FIXTURES / "not-a-feed.html").read_bytes(), "text/html; charset=utf-8"),
         (b"", None),
         (b"   \n", "application/rss+xml"),
         (b"\x00\xff\xfe garbage \x89PNG", "image/png"),
     ],
-    ids=["html", "empty", "blank", "binary"],
+    ids=["empty", "blank", "binary"],
 )
 def test_not_a_feed(body: bytes, content_type: str | None) -> None:
     assert parse_feed(body, FEED_URL, content_type) == parse_feed(b"", FEED_URL)

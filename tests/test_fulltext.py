@@ -7,9 +7,10 @@ from pathlib import Path
 
 from archives import bulk_records, expected, record, store_records
 
-from archive.fulltext import FullTextIndex, located_records, utc_timestamp
+from archive.fulltext import FullTextIndex, utc_timestamp
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, find, open_catalog, read_lines
+from archive.records import located_records
 
 
 def search(layout: ArchiveLayout, **filters: object) -> list[str]:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
-from support import LocalSite, local_config, newsarchive, records_of, serve, sitemap_index
+from support import (
+    LocalSite,
+    closed_port,
+    local_config,
+    newsarchive,
+    records_of,
+    serve,
+    sitemap_index,
+)
 
 ARTICLE = (
     "<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
@@ -27,12 +34,6 @@ def _rss(base: str, numbers: range) -> tuple[str, bytes]:
     return "application/rss+xml", f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_failed_listings_end_the_crawl_and_good_ones_are_fetched(tmp_path: Path) -> None:
     with serve(LocalSite()) as site:
         base = site.base_url
@@ -49,7 +50,7 @@ def test_failed_listings_end_the_crawl_and_good_ones_are_fetched(tmp_path: Path)
             f"{base}/good.xml",
             f"{base}/private.xml",
             f"{base}/missing.xml",
-            f"http://127.0.0.1:{_closed_port()}/x",
+            f"http://127.0.0.1:{closed_port()}/x",
             f"{base}{LONG_PATH}.rss",
         ]
         config = local_config(

@@ -10,15 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import REPO, newsarchive, write_config
+from support import EVENT, REPO, newsarchive, write_config
 
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from crawler.sample_server import SampleSite
-
-EVENT = re.compile(
-    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: \S"
-)
 
 
 def crawl_gazette(config: Path, *options: str | Path) -> tuple[int, str]:

@@ -32,8 +32,8 @@ from support import (
     warc_records,
 )
 
+from archive.records import record_validator
 from archive.urls import canonical_url
-from archive.verify import record_validator
 
 FEED = "/feed.xml"
 AD = "/news/ad-rotation.html"

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from archives import Crawled, copy_of
 from support import newsarchive, records_of, write_config
 
 from archive.layout import ArchiveLayout
 from crawler.sample_server import SampleSite
-
-
-@dataclass(frozen=True)
-class Crawled:
-    site: SampleSite
-    archive: Path
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +21,6 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
         config = write_config(root / "sources.toml", site, root / "archive", timeout=1.0)
         assert newsarchive("crawl", "--config", config).returncode == 0
         yield Crawled(site, root / "archive")
-
-
-def copy_of(crawled: Crawled, tmp_path: Path) -> tuple[Path, Path]:
-    """A private copy of the crawled archive and a config that crawls the same site into it."""
-    archive = tmp_path / "archive"
-    shutil.copytree(crawled.archive, archive)
-    return archive, write_config(tmp_path / "sources.toml", crawled.site, archive, timeout=1.0)
 
 
 def catalog_rows(archive: Path, table: str) -> set[tuple[object, ...]]:

@@ -49,6 +49,7 @@ def test_index_lists_child_sitemaps_resolved_and_deduplicated() -> None:
             "https://news.example/sitemaps/news-2.xml.gz",
         ),
         entries=(),
+        index=True,
     )
 
 
@@ -134,3 +135,25 @@ def test_an_unreadable_location_is_dropped_and_the_rest_kept() -> None:
         "https://news.example/a",
         "https://news.example/b",
     ]
+
+
+def test_locations_are_read_as_browsers_read_them_and_unparsable_ones_rejected() -> None:
+    urlset = (
+        b"<urlset><url><loc>/world/sp ace.html</loc></url><url><loc>http://bad host/</loc></url>"
+        b"<url><loc>https://news.example/a\r\nb.html</loc></url></urlset>"
+    )
+    assert parse_sitemap(urlset, SITEMAP_URL) == SitemapResult(
+        sitemaps=(),
+        entries=(
+            Entry("https://news.example/world/sp%20ace.html"),
+            Entry("https://news.example/ab.html"),
+        ),
+        rejected=("http://bad host/",),
+    )
+    index = b"<sitemapindex><sitemap><loc>a b.xml</loc></sitemap><sitemap><loc>http://x:0x/</loc>"
+    assert parse_sitemap(index + b"</sitemap></sitemapindex>", SITEMAP_URL) == SitemapResult(
+        sitemaps=("https://news.example/sitemaps/a%20b.xml",),
+        entries=(),
+        rejected=("http://x:0x/",),
+        index=True,
+    )

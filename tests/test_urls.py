@@ -11,6 +11,8 @@ from archive.urls import (
     host_of,
     normalise_domain,
     same_site,
+    unparsable_url,
+    whatwg_url,
 )
 
 SAME_ARTICLE = [
@@ -73,6 +75,7 @@ def test_host_of() -> None:
     assert host_of("http://[::1]:8080/") == "::1"
     assert host_of("https://bücher.example/") == "xn--bcher-kva.example"
     assert host_of("not a url") == ""
+    assert host_of("https://News.Example./a") == "news.example"
 
 
 def test_domain_allowed_takes_subdomains_but_not_lookalikes() -> None:
@@ -83,6 +86,7 @@ def test_domain_allowed_takes_subdomains_but_not_lookalikes() -> None:
     assert not domain_allowed("https://bbc.co.uk.evil.example/", allowed)
     assert not domain_allowed("https://www.bbc.co.uk/", [])
     assert domain_allowed("https://bücher.example/", ["BÜCHER.example"])
+    assert domain_allowed("https://www.bbc.co.uk./news/1", ["bbc.co.uk."])
 
 
 def test_ip_literals_match_exactly() -> None:
@@ -109,3 +113,25 @@ def test_absolute_http_url() -> None:
     assert absolute_http_url("https://x.example/a") == "https://x.example/a"
     for bad in ["mailto:a@b.example", "ftp://x.example/", "/relative", "http://", "", None, 5]:
         assert absolute_http_url(bad) is None
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("http://news.example/a/ok-space here", "http://news.example/a/ok-space%20here"),
+        ("http://news.example/a/cr\r\nlf\t.html", "http://news.example/a/crlf.html"),
+        ("\x00 http://news.example/a\x1b[2J \x07", "http://news.example/a%1B[2J"),
+        ("HTTPS://Bücher.Example:443/ü?q=a b", "https://xn--bcher-kva.example/%C3%BC?q=a%20b"),
+    ],
+)
+def test_listed_urls_are_serialised_as_browsers_do(candidate: str, expected: str) -> None:
+    assert whatwg_url(candidate) == expected
+    assert absolute_http_url(candidate) == expected
+
+
+def test_urls_the_whatwg_parser_rejects_are_unparsable() -> None:
+    for bad in ["http://bad host.example/", "http://news.example:99999/", "http://[::1", "/a"]:
+        assert whatwg_url(bad) is None
+        assert unparsable_url(bad)
+    for other in ["mailto:a@b.example", "  ", None, "/a b"]:
+        assert not unparsable_url(other, "https://news.example/feed")

@@ -13,9 +13,10 @@ from test_warcwriter import exchange
 
 from archive.catalog import Catalog
 from archive.layout import ArchiveLayout
-from archive.records import RecordStore
+from archive.lock import ArchiveLock
+from archive.records import RecordStore, record_validator
 from archive.reindex import rebuild_catalog, reindex_archive
-from archive.verify import Problem, record_validator, verify_archive
+from archive.verify import Problem, verify_archive
 from archive.warcwriter import WarcLocation, WarcWriter
 
 BODY = b"<html><body><p>The story, in full.</p></body></html>"
@@ -290,3 +291,30 @@ def test_a_catalog_behind_its_records_is_reported_and_repaired(tmp_path: Path) -
     assert rebuilt.records == 3
     assert recovery.closed_warcs == recovery.cut_record_files == []
     assert verify_archive(layout) == []
+
+
+def test_what_a_running_crawl_is_writing_is_no_problem(tmp_path: Path) -> None:
+    """While the lock is held: the .open file, its half-written last exchange and a half-written
+    last line are work in progress; damage anywhere else is still reported."""
+    layout = build_archive(tmp_path / "archive")
+    closed = next(layout.warc_dir.glob("*.warc.gz"))
+    writer = WarcWriter(layout.warc_dir)
+    location = writer.write_exchange(exchange(url="http://127.0.0.1:8000/c.html", body=BODY * 3))
+    store = RecordStore(layout.records_dir)
+    store.append(article_record("c", "http://127.0.0.1:8000/c.html", location))
+    store.close()
+    live = layout.warc_dir / f"{location.filename}.open"
+    whole = live.read_bytes()
+    live.write_bytes(whole + whole[location.offset : location.offset + 50])  # mid-write
+    day = next(layout.records_dir.glob("*/*/*.jsonl"))
+    with day.open("a", encoding="utf-8") as file:
+        file.write('{"id": "being-written')
+
+    with ArchiveLock(layout.lock_path):
+        assert verify_archive(layout) == []
+        data = bytearray(closed.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        closed.write_bytes(bytes(data))
+        assert {p.path for p in verify_archive(layout)} >= {f"warc/{closed.name}"}
+    assert f"warc/{live.name}" in {p.path for p in verify_archive(layout)}, "lock gone: a leftover"
+    writer.close()

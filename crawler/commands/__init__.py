@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crawler.commands import history, show
+from crawler.commands import discover, history, serve, show
 
-EXTRA_COMMANDS: tuple[ModuleType, ...] = (show, history)
+EXTRA_COMMANDS: tuple[ModuleType, ...] = (discover, serve, show, history)

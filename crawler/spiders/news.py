@@ -19,7 +19,6 @@ import scrapy
 from scrapy import Request, signals
 from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
@@ -33,6 +32,7 @@ from crawler import summary
 from crawler.addresses import literal_ip, refusal_reason
 from crawler.config import Source
 from crawler.downloadermiddlewares.addressguard import AddressRefused
+from crawler.downloadermiddlewares.robotstxt import RobotsRefused
 from crawler.downloadermiddlewares.sourcescope import OffSource
 from crawler.feeds import Entry, parse_feed
 from crawler.items import FetchedPage
@@ -200,6 +200,7 @@ class NewsSpider(scrapy.Spider):
             content_type = header_text(response, "Content-Type")
             feed = await workers.run(parse_feed, response.body, response.url, content_type)
             entries, error = feed.entries, feed.error
+            self._rejected(source, meta["listing"], feed.rejected, "article")
         else:
             sitemap = await workers.run(
                 parse_sitemap,
@@ -208,6 +209,8 @@ class NewsSpider(scrapy.Spider):
                 max_bytes=self.session.config.crawl.max_page_bytes,
             )
             entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
+            kind = "sitemap" if sitemap.index else "article"
+            self._rejected(source, meta["listing"], sitemap.rejected, kind)
         if error:
             self._count(failed)
             logger.warning(
@@ -232,6 +235,17 @@ class NewsSpider(scrapy.Spider):
             (source, entry, meta["listing"], policy.referrer(response.url, entry.url))
             for entry in entries
         )
+
+    def _rejected(self, source: Source, listing: str, urls: tuple[str, ...], kind: str) -> None:
+        """Count and log each URL a listing gives that the WHATWG parser rejects: a child sitemap
+        as a listing that failed, an article as an article that failed."""
+        for url in urls:
+            if kind == "sitemap":
+                self._count(summary.SITEMAPS_POLLED)
+                self._count(summary.SITEMAPS_FAILED)
+            else:
+                self._count(summary.ARTICLES_FAILED)
+            logger.warning("%s: %s lists an unparsable %s URL %r", source.name, listing, kind, url)
 
     def _listing_closed(self) -> None:
         self._listings_open -= 1
@@ -338,9 +352,7 @@ class NewsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(OffSource):
             key = summary.ARTICLES_OFF_SITE
-        elif failure.check(AddressRefused) or (
-            failure.check(IgnoreRequest) and "robots.txt" in str(failure.value)
-        ):
+        elif failure.check(AddressRefused, RobotsRefused):
             key = summary.ARTICLES_REFUSED
         else:
             key = summary.ARTICLES_FAILED

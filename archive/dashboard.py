@@ -1,0 +1,107 @@
+"""What the sources dashboard shows of the archive itself: sizes, files, runs, articles per day.
+
+Read-only, from the catalog and the folder listing, so it works while a crawl writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from archive.errors import ArchiveError
+from archive.layout import ArchiveLayout
+
+CHART_DAYS = 30
+LAST_RUNS = 10
+# The run summary's counts of articles that a run stored (a record each).
+FETCHED_KEYS = ("articles_new", "articles_updated", "articles_duplicate")
+
+
+def archive_overview(layout: ArchiveLayout, db: sqlite3.Connection) -> dict[str, Any]:
+    """Records per source and their newest date, the last runs, and the WARC files' sizes.
+
+    Only index lookups: counting through the (source, sort_time) index, and one seek per source
+    for its newest date, so the cost grows with the index, never with the records' size.
+    """
+    try:
+        per_source = db.execute(
+            "SELECT source, count(*) FROM search_docs INDEXED BY search_docs_source "
+            "GROUP BY source ORDER BY source"
+        ).fetchall()
+        newest = {
+            source: db.execute(
+                "SELECT max(sort_time) FROM search_docs WHERE source = ?", [source]
+            ).fetchone()[0]
+            for source, _ in per_source
+        }
+        runs = db.execute(
+            "SELECT id, started_at, finished_at, sources, summary FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            [LAST_RUNS],
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot read the catalog: {exc}") from exc
+    warcs = sorted(layout.warc_dir.glob("*.warc.gz*")) if layout.warc_dir.is_dir() else []
+    sizes = [(path.name, path.stat().st_size) for path in warcs if path.is_file()]
+    return {
+        "sources": [
+            {"source": source, "records": count, "newest": newest[source]}
+            for source, count in per_source
+        ],
+        "runs": [_run(*row) for row in runs],
+        "warc_files": [{"name": name, "bytes": size} for name, size in sizes],
+        "warc_bytes": sum(size for _, size in sizes),
+    }
+
+
+def _run(
+    run_id: int, started: str, finished: str | None, sources: str, summary: str | None
+) -> dict[str, Any]:
+    try:
+        counts = json.loads(summary) if summary else {}
+        names = json.loads(sources)
+    except ValueError:
+        counts, names = {}, []
+    return {
+        "id": run_id,
+        "started_at": started,
+        "finished_at": finished,
+        "sources": names if isinstance(names, list) else [],
+        "summary": counts if isinstance(counts, dict) else {},
+    }
+
+
+def daily_counts(db: sqlite3.Connection, days: int = CHART_DAYS) -> list[dict[str, Any]]:
+    """Articles per day over the last `days` days: by the day they were published (their fetch
+    day when the page gave none: the search index's time) and by the day runs fetched them (the
+    runs' own counts of new, updated and duplicate articles). Both read only that window."""
+    today = datetime.now(UTC).date()
+    first = (today - timedelta(days=days - 1)).isoformat()
+    counts = {
+        (today - timedelta(days=n)).isoformat(): {"published": 0, "fetched": 0} for n in range(days)
+    }
+    try:
+        published = db.execute(
+            "SELECT substr(sort_time, 1, 10) AS day, count(*) FROM search_docs "
+            "WHERE sort_time >= ? AND NOT duplicate GROUP BY day",
+            [first],
+        ).fetchall()
+        runs = db.execute(
+            "SELECT substr(started_at, 1, 10), summary FROM runs WHERE started_at >= ?", [first]
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot read the catalog: {exc}") from exc
+    for day, count in published:
+        if day in counts:
+            counts[day]["published"] = count
+    for day, summary in runs:
+        figures = _run(0, day, None, "[]", summary)["summary"]
+        if day in counts:
+            counts[day]["fetched"] += sum(
+                int(figures.get(key) or 0)
+                for key in FETCHED_KEYS
+                if isinstance(figures.get(key), int)
+            )
+    return [{"day": day, **counts[day]} for day in sorted(counts)]
