@@ -90,6 +90,11 @@ class Hit:
         """The values of `HIT_COLUMNS`."""
         return tuple(getattr(self, name) for name in HIT_COLUMNS)
 
+    def brief(self) -> dict[str, Any]:
+        """What a list of results shows of a hit, as JSON."""
+        names = ("id", "version", "latest", "duplicate", "source", "published", "fetched_at")
+        return {name: getattr(self, name) for name in (*names, "title", "url")}
+
     def table_row(self) -> tuple[object, ...]:
         """The values of `TABLE_COLUMNS`, the time to the minute."""
         published = self.published[:16].replace("T", " ") if self.published else None

@@ -96,9 +96,9 @@ class ArticleView:
         return {
             "record": self.record,
             "warc_path": str(self.warc_path),
-            "versions": [_brief(hit) for hit in self.versions],
-            "duplicates": [_brief(hit) for hit in self.duplicates],
-            "duplicate_of": _brief(self.duplicate_of) if self.duplicate_of else None,
+            "versions": [hit.brief() for hit in self.versions],
+            "duplicates": [hit.brief() for hit in self.duplicates],
+            "duplicate_of": self.duplicate_of.brief() if self.duplicate_of else None,
         }
 
 
@@ -119,17 +119,6 @@ def show_article(layout: ArchiveLayout, key: str) -> ArticleView:
         owners[0] if owners else None,
         layout.warc_dir / record["warc"]["filename"],
     )
-
-
-def _brief(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.id,
-        "version": hit.version,
-        "fetched_at": hit.fetched_at,
-        "published": hit.published,
-        "source": hit.source,
-        "url": hit.url,
-    }
 
 
 _SHOWN_FIELDS = (

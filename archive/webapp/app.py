@@ -204,7 +204,7 @@ class _Views:
         record = json.loads(next(read_lines(self.layout.records_dir, [hit])))
         return {
             "record": record,
-            "versions": [_brief(version) for version in versions],
+            "versions": [version.brief() for version in versions],
             "paragraphs": (record.get("text") or "").split("\n\n"),
         }
 
@@ -298,22 +298,8 @@ def _page_number(text: str) -> int:
     return page
 
 
-def _brief(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.id,
-        "version": hit.version,
-        "latest": hit.latest,
-        "duplicate": hit.duplicate,
-        "source": hit.source,
-        "published": hit.published,
-        "fetched_at": hit.fetched_at,
-        "title": hit.title,
-        "url": hit.url,
-    }
-
-
 def _result(hit: Hit, record: dict[str, Any], search: str | None) -> dict[str, Any]:
-    return {**_brief(hit), "snippet": snippet(record.get("text") or "", search)}
+    return {**hit.brief(), "snippet": snippet(record.get("text") or "", search)}
 
 
 def _safe_name(text: str) -> str:

@@ -16,6 +16,13 @@ def archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
 
 
+def article_options(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    """What `show` and `history` take: which article, which archive, and --json."""
+    parser.add_argument("key", metavar=metavar, help=help)
+    archive_options(parser)
+    parser.add_argument("--json", action="store_true", help="print it as one JSON object")
+
+
 def logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log (-vv: Scrapy's too)"

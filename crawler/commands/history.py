@@ -18,16 +18,14 @@ import json
 
 from archive.history import format_history, history_of
 from archive.table import for_terminal, terminal_safe
-from crawler.commands.arguments import archive_layout, archive_options
+from crawler.commands.arguments import archive_layout, article_options
 
 NAME = "history"
 HELP = "every version of an article, with a word diff between consecutive ones"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("key", metavar="URL", help="a URL of the article (or one record's id)")
-    archive_options(parser)
-    parser.add_argument("--json", action="store_true", help="print the versions as JSON")
+    article_options(parser, "URL", "a URL of the article (or one record's id)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,16 +17,14 @@ import json
 
 from archive.show import format_view, show_article
 from archive.table import for_terminal, terminal_safe
-from crawler.commands.arguments import archive_layout, archive_options
+from crawler.commands.arguments import archive_layout, article_options
 
 NAME = "show"
 HELP = "one record: metadata, text, versions, duplicates, WARC location"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("key", metavar="ID|URL", help="a record id, or a URL of the article")
-    archive_options(parser)
-    parser.add_argument("--json", action="store_true", help="print it all as one JSON object")
+    article_options(parser, "ID|URL", "a record id, or a URL of the article")
 
 
 def run(args: argparse.Namespace) -> int:
