@@ -351,27 +351,3 @@ def _open_records(path: Path) -> BinaryIO:
         return path.open("rb")
     except OSError as exc:
         raise ArchiveError(f"cannot read records file {path}: {exc.strerror}") from exc
-
-
-def hit_by_id(db: sqlite3.Connection, record_id: str) -> Hit | None:
-    """The record `record_id` as the index knows it, or None if there is none."""
-    found = _hits_where(db, "d.id = ?", [record_id])
-    return found[0] if found else None
-
-
-def versions_of(db: sqlite3.Connection, canonical_url: str) -> list[Hit]:
-    """Every archived version of one canonical URL, oldest first."""
-    return _hits_where(db, "d.canonical_url = ?", [canonical_url])
-
-
-def _hits_where(db: sqlite3.Connection, condition: str, params: list[object]) -> list[Hit]:
-    columns = ", ".join(f"d.{name}" for name in HIT_COLUMNS)
-    try:
-        rows = db.execute(
-            f"SELECT {columns}, d.file, d.offset, d.length FROM search_docs d "
-            f"WHERE {condition} ORDER BY d.version, d.id",
-            params,
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise ArchiveError(f"cannot read the catalog: {exc}") from exc
-    return [_hit(row) for row in rows]

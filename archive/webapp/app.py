@@ -11,10 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -40,19 +38,12 @@ from starlette.staticfiles import StaticFiles
 
 from archive.capture import Capture, read_capture
 from archive.dashboard import archive_overview, daily_counts
-from archive.errors import NewsarchiveError, UsageError
+from archive.errors import NewsarchiveError, NotFoundError, UsageError
 from archive.export import EXPORT_FORMATS, export_records
+from archive.history import version_changes
 from archive.layout import ArchiveLayout
-from archive.query import (
-    Filters,
-    Hit,
-    find,
-    hit_by_id,
-    open_catalog,
-    read_lines,
-    time_bound,
-    versions_of,
-)
+from archive.query import Filters, Hit, find, read_lines, reading_catalog, time_bound
+from archive.show import find_article, show_article
 from archive.snippets import snippet
 
 PAGE_SIZE = 20
@@ -98,6 +89,7 @@ def create_app(
         Route("/articles/{id}", views.article),
         Route("/api/articles/{id}", views.api_article),
         Route("/articles/{id}/record.json", views.record_json),
+        Route("/articles/{id}/diff", views.diff),
         Route("/articles/{id}/capture", views.capture_page),
         Route("/articles/{id}/raw", views.capture_raw),
         Route("/captured/{id}", views.captured),
@@ -123,19 +115,11 @@ class _Views:
         self.layout = layout
         self.sources_info = sources_info
 
-    @contextmanager
-    def _catalog(self) -> Iterator[sqlite3.Connection]:
-        db = open_catalog(self.layout)
-        try:
-            yield db
-        finally:
-            db.close()
-
     def _results(self, request: Request) -> dict[str, Any]:
         params = request.query_params
         page = _page_number(params.get("page", "1"))
         filters = _filters(params, limit=page * PAGE_SIZE + 1)
-        with self._catalog() as db:
+        with reading_catalog(self.layout) as db:
             hits = list(islice(find(db, filters), (page - 1) * PAGE_SIZE, None))
         shown = hits[:PAGE_SIZE]
         records = [json.loads(line) for line in read_lines(self.layout.records_dir, shown)]
@@ -192,39 +176,55 @@ class _Views:
         )
 
     def _lines(self, filters: Filters) -> Iterator[bytes]:
-        with self._catalog() as db:
+        with reading_catalog(self.layout) as db:
             yield from read_lines(self.layout.records_dir, find(db, filters))
 
     def _article(self, record_id: str) -> dict[str, Any]:
-        with self._catalog() as db:
-            hit = hit_by_id(db, record_id)
-            if hit is None:
-                raise HTTPException(404, f"no archived record {record_id!r}")
-            versions = versions_of(db, hit.canonical_url)
-        record = json.loads(next(read_lines(self.layout.records_dir, [hit])))
+        view = show_article(self.layout, record_id)
         return {
-            "record": record,
-            "versions": [version.brief() for version in versions],
-            "paragraphs": (record.get("text") or "").split("\n\n"),
+            **view.as_dict(),
+            "paragraphs": (view.record.get("text") or "").split("\n\n"),
         }
 
     def article(self, request: Request) -> Response:
         return _page("article.html", self._article(request.path_params["id"]))
 
     def api_article(self, request: Request) -> Response:
-        return JSONResponse(self._article(request.path_params["id"]))
+        found = self._article(request.path_params["id"])
+        del found["warc_path"], found["paragraphs"]  # the server's paths are not the API's
+        return JSONResponse(found)
+
+    def diff(self, request: Request) -> Response:
+        """Word-level changes between two versions of one article (default: this one and the
+        one before it), title and metadata included."""
+        record_id = request.path_params["id"]
+        with reading_catalog(self.layout) as db:
+            article = find_article(db, record_id)
+        records = {r["id"]: r for r in article.records(self.layout.records_dir)}
+        if record_id not in records:
+            raise NotFoundError(f"no archived record {record_id!r}")
+        ids = list(records)
+        against = request.query_params.get("against") or ids[max(0, ids.index(record_id) - 1)]
+        if against not in records:
+            raise UsageError(f"{against!r} is not a version of this article")
+        old, new = records[against], records[record_id]
+        changes = version_changes(old, new)
+        return _page(
+            "diff.html",
+            {"old": old, "new": new, "changes": changes, "versions": list(records.values())},
+        )
 
     def record_json(self, request: Request) -> Response:
         record_id = request.path_params["id"]
-        with self._catalog() as db:
-            hit = hit_by_id(db, record_id)
-        if hit is None:
-            raise HTTPException(404, f"no archived record {record_id!r}")
-        line = next(read_lines(self.layout.records_dir, [hit]))
+        with reading_catalog(self.layout) as db:
+            article = find_article(db, record_id)
+        if article.asked.id != record_id:
+            raise NotFoundError(f"no archived record {record_id!r}")
+        line = next(read_lines(self.layout.records_dir, [article.asked]))
         return Response(
             line,
             media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{_safe_name(hit.id)}.json"'},
+            headers={"Content-Disposition": f'attachment; filename="{_safe_name(record_id)}.json"'},
         )
 
     def _capture(self, record_id: str) -> tuple[dict[str, Any], Capture]:
@@ -250,7 +250,7 @@ class _Views:
         )
 
     def _sources(self) -> dict[str, Any]:
-        with self._catalog() as db:
+        with reading_catalog(self.layout) as db:
             overview = archive_overview(self.layout, db)
             days = daily_counts(db)
         configured = {c["source"]: c for c in (self.sources_info() if self.sources_info else [])}
@@ -339,7 +339,7 @@ def _error_page(request: Request, exc: Exception) -> Response:
 
 
 def _archive_error(request: Request, exc: Exception) -> Response:
-    status = 400 if isinstance(exc, UsageError) else 500
+    status = 404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, UsageError) else 500
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": str(exc)}, status_code=status)
     return _page("error.html", {"status": status, "message": str(exc)}, status_code=status)
