@@ -121,6 +121,9 @@ _PROMOTION_TEST = " or ".join(
     for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
 )
 _MAYBE_PROMOTION = XPath(f"//div[@class[{_PROMOTION_TEST}]] | //p[@class[{_PROMOTION_TEST}]]")
+# A ruby's reading (<rt>) and the brackets around it for browsers without ruby (<rp>): shown
+# above the words, never in the line, they would run into the words in the text.
+_RUBY_ANNOTATIONS = ("rt", "rp")
 # A block that holds this share of a headline's words, in a row, repeats the headline.
 _REPEAT_SHARE = 2 / 3
 # A paragraph this many words long has begun the article: a heading after it is no standfirst.
@@ -184,6 +187,8 @@ def prune_page(tree: HtmlElement) -> int:
         if _is_hidden(elem):
             _remove(elem)
     for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
+        _remove(elem)
+    for elem in list(tree.iter(_RUBY_ANNOTATIONS)):
         _remove(elem)
     running = running_text_length(tree)
     for elem in _MAYBE_PROMOTION(tree):
