@@ -6,8 +6,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+from trafilatura.utils import load_html
 
 from pipelines.article import Article, decode_html, extract_article
+from pipelines.boilerplate import prune_page
 from pipelines.metadata import clean_authors, normalise_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -165,3 +167,50 @@ def test_bylines_cleaned_to_one_name_per_entry() -> None:
     assert clean_authors(["By Jane Doe and John Roe, Staff Writers"]) == ("Jane Doe", "John Roe")
     assert clean_authors(["BY MARY MAJOR; Reuters"]) == ("MARY MAJOR",)
     assert clean_authors(["https://example.com/author/x", "jane@example.com"]) == ()
+
+
+def _prose(topic: str, count: int) -> list[str]:
+    return [
+        f"Paragraph {i} on the {topic} says what the harbour board decided on Tuesday, and why "
+        f"the fishermen of the old quay think the new plan for the {topic} will not work."
+        for i in range(count)
+    ]
+
+
+def test_comments_after_the_article_do_not_replace_it() -> None:
+    """Long reader comments make the article look short beside the page's running text; the
+    all-paragraphs fallback reads them too, and must not take the article's place."""
+    article = "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+    comments = "".join(
+        f'<div class="comment"><span>reader{i}</span><p>I have lived by this harbour for forty '
+        f"years, comment {i}, and I can tell you that nobody asked us, the people who work "
+        f"here every day, what we wanted from the board or the new quay.</p></div>"
+        for i in range(12)
+    )
+    page = (
+        "<html><head><title>Harbour plan</title></head><body>"
+        f'<div class="story"><h1>Harbour plan</h1>{article}</div>'
+        f'<section id="comments"><h3>Responses</h3>{comments}</section></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert "Paragraph 3 on the harbour" in text
+    assert "forty years" not in text
+
+
+def test_paragraphs_separated_by_double_line_breaks_in_a_table_cell_stay_apart() -> None:
+    cell = "<br><br>".join(_prose("table", 4))
+    page = (
+        "<html><head><title>Old template</title></head><body><table><tr>"
+        f'<td class="nav"><a href="/">Home</a></td><td>{cell}</td></tr></table></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/old").text or ""
+    assert text.split("\n\n") == _prose("table", 4)
+
+
+def test_ruby_readings_reach_no_reader_of_the_page() -> None:
+    """trafilatura's main pass drops <rt>, but its baseline and readability, the fallbacks, read
+    the page's text as it is: there the reading ran into the words (子こども)."""
+    sentence = "<ruby>子<rp>(</rp><rt>こ</rt><rp>)</rp></ruby>どもたちは毎日学校へ歩いて行きます。"
+    tree = load_html(f"<html lang='ja'><body><div><p>{sentence}</p></div></body></html>")
+    prune_page(tree)
+    assert tree.text_content() == "子どもたちは毎日学校へ歩いて行きます。"
