@@ -92,11 +92,11 @@ def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, starts: frozenset[str
         for part in reversed(parts[1:]):
             paragraph.addnext(paragraph.makeelement(paragraph.tag))
             paragraph.getnext().text = part
-    return drop_page_header(_filtered(body, meta), meta.headlines, meta.description)
+    return drop_page_header(_filtered(body, meta), meta.headlines)
 
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
-    clean_body(body, meta.headlines, meta.description)
+    clean_body(body, meta.headlines)
     return clean_lines(xmltotxt(body, include_formatting=False))
 
 
@@ -128,18 +128,20 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     recall = _main_content(tree, url, meta, precision=False) if missing else ""
     region = readability_region(tree)
     other = region_text(region)
+    # The page's description vouches for the lead it repeats, which readability may leave out.
+    lead = f"{meta.description}\n" if meta.description else ""
     rescue = ""
     if region is not None and len(other) > RESCUE_FACTOR * len(text):
         rescue = _region_content(region, meta)
     if _is_article(text):
         if len(fallback) > len(text) and holds(text, fallback):
-            text = grown_stretch(fallback, text, other)
+            text = grown_stretch(fallback, text, lead + other)
         if len(rescue) > RESCUE_FACTOR * len(text) and holds(text, rescue):
             text = rescue
     else:
         stand_ins = [t for t in (fallback, rescue) if not text or _is_article(t)]
         text = max((text, *stand_ins), key=_articleness)
-    text = bound_by(text, other)
+    text = bound_by(text, lead + other)
     if recall:
         text = fill_gaps(text, recall, missing)
     text = split_blocks(text, starts)

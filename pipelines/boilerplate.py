@@ -126,8 +126,6 @@ _MAYBE_PROMOTION = XPath(f"//div[@class[{_PROMOTION_TEST}]] | //p[@class[{_PROMO
 _RUBY_ANNOTATIONS = ("rt", "rp")
 # A block that holds this share of a headline's words, in a row, repeats the headline.
 _REPEAT_SHARE = 2 / 3
-# A paragraph this many words long has begun the article: a heading after it is no standfirst.
-_PARAGRAPH_WORDS = 10
 # How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
 _LEAD_CHARS = 200
 
@@ -302,23 +300,21 @@ def _drop_link_lines(elem: _Element) -> None:
             lb.tail = ""
 
 
-def clean_body(body: _Element, headlines: tuple[str, ...], description: str | None) -> None:
+def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
     """Remove, in place, the boilerplate blocks from trafilatura's output tree.
 
-    Dropped: any block that repeats the headline (`headlines`: every form the page gives), a
-    heading before the first paragraph that repeats the standfirst (`description`), lists made
-    only of links, and short blocks that are mostly a link ("Read more: ...", "Related: ...").
-    `mark_links` must have marked the page trafilatura read.
+    Dropped: any block that repeats the headline (`headlines`: every form the page gives), lists
+    made only of links, and short blocks that are mostly a link ("Read more: ...", "Related:
+    ..."). A standfirst or first sentence that the meta description repeats is the article's
+    lead and stays. `mark_links` must have marked the page trafilatura read.
     """
     for lst in list(body.iter("list")):
         if _is_link_list(lst):
             _remove(lst)
     heads = [normal(headline) for headline in headlines]
-    standfirst = [normal(description)] if description else []
-    longest = max((h.count(" ") + 1 for h in heads + standfirst), default=0)
-    # A block of this many words can neither repeat a headline nor be too short for a paragraph.
-    enough = max(longest + 1, _PARAGRAPH_WORDS)
-    seen_paragraph = False
+    longest = max((h.count(" ") + 1 for h in heads), default=0)
+    # A block of this many words cannot repeat a headline.
+    enough = longest + 1
     for elem in list(body.iter(*_BLOCKS)):
         if elem.getparent() is None:
             continue
@@ -328,22 +324,10 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
         # not be split into words.
         many = sum(map(str.isalnum, lower.split())) >= enough
         block = [] if many else words(lower)
-        if (
-            not many
-            and len(block) <= longest
-            and (
-                _repeats(block, heads)
-                or (elem.tag == "head" and not seen_paragraph and _repeats(block, standfirst))
-            )
-        ):
-            _remove(elem)
-            continue
-        if is_link_text(marked):
+        if (not many and len(block) <= longest and _repeats(block, heads)) or is_link_text(marked):
             _remove(elem)
             continue
         _drop_link_lines(elem)
-        if elem.tag == "p" and (many or len(block) >= _PARAGRAPH_WORDS):
-            seen_paragraph = True
 
 
 def _is_prompt(lower: str) -> bool:
@@ -369,19 +353,18 @@ def _phrase_end(text: str, phrase: str, start: int) -> int:
     return found.end() if found and found.start() - start <= _LEAD_CHARS else -1
 
 
-def drop_page_header(text: str, headlines: tuple[str, ...], description: str | None) -> str:
+def drop_page_header(text: str, headlines: tuple[str, ...]) -> str:
     """Cut the page header off a text whose first line runs on from the page's top.
 
     A whole-container text starts with what precedes the article in the page: section, byline,
-    date, then the headline and often the standfirst. The first line is cut after the headline
-    when it appears near its start, and after the standfirst when that follows the headline.
+    date, then the headline. The first line is cut after the headline when it appears near its
+    start. What follows it stays, even where the meta description repeats it: the standfirst or
+    the first sentence is the article's lead.
     """
     first, newline, rest = text.partition("\n")
     cut = max((_phrase_end(first, headline, 0) for headline in headlines), default=-1)
     if cut < 0:
         return text
-    if description:
-        cut = max(cut, _phrase_end(first, description, cut))
     return first[cut:].lstrip(" .,;:!?|-\u2013\u2014") + newline + rest
 
 

@@ -44,12 +44,28 @@ def _single_spaced(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+def _opening(elem: HtmlElement) -> str:
+    """Enough of an element's text, single-spaced, to hold its first `START_CHARS` characters
+    without the link markers; read no further (a layout cell may hold the whole page)."""
+    pieces: list[str] = []
+    size = 0
+    for piece in elem.itertext():
+        pieces.append(piece)
+        size += len(piece)
+        if (
+            size > 2 * START_CHARS
+            and len(_single_spaced(strip_markers("".join(pieces)))) > START_CHARS
+        ):
+            break
+    return _single_spaced("".join(pieces))
+
+
 def block_starts(tree: HtmlElement) -> frozenset[str]:
     """The first `START_CHARS` characters (single-spaced) of every block of the page, and of the
     text after every line break; both with the link markers and without them."""
     starts = set()
     for elem in tree.iter(_BLOCK_TAGS):
-        text = _single_spaced(elem.tail if elem.tag == "br" else elem.text_content())
+        text = _single_spaced(elem.tail) if elem.tag == "br" else _opening(elem)
         if len(text) >= START_CHARS:
             starts.add(text[:START_CHARS])
             starts.add(strip_markers(text)[:START_CHARS])

@@ -214,3 +214,16 @@ def test_ruby_readings_reach_no_reader_of_the_page() -> None:
     tree = load_html(f"<html lang='ja'><body><div><p>{sentence}</p></div></body></html>")
     prune_page(tree)
     assert tree.text_content() == "子どもたちは毎日学校へ歩いて行きます。"
+
+
+def test_a_standfirst_that_the_description_repeats_stays_as_the_lead() -> None:
+    lead = "The harbour board voted for the new quay, and the fishermen say nobody asked them."
+    page = (
+        "<html><head><title>Harbour plan</title>"
+        f'<meta name="description" content="{lead}"></head><body><article>'
+        f"<h1>Harbour plan</h1><h2>{lead}</h2>"
+        + "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == [lead, *_prose("harbour", 4)]
