@@ -121,6 +121,8 @@ _PROMOTION_TEST = " or ".join(
     for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
 )
 _MAYBE_PROMOTION = XPath(f"//div[@class[{_PROMOTION_TEST}]] | //p[@class[{_PROMOTION_TEST}]]")
+# A table cell of data is shorter than this many words; a longer one is a layout's text cell.
+_DATA_WORDS = 40
 # A ruby's reading (<rt>) and the brackets around it for browsers without ruby (<rp>): shown
 # above the words, never in the line, they would run into the words in the text.
 _RUBY_ANNOTATIONS = ("rt", "rp")
@@ -300,13 +302,29 @@ def _drop_link_lines(elem: _Element) -> None:
             lb.tail = ""
 
 
+def _among_content(elem: _Element) -> bool:
+    """A table cell or list item beside one that is not mostly link: a film title in a row of
+    data, a linked entry in a list of facts. A row or list made only of links is navigation, and
+    so is a linked cell beside a whole text (a layout table's menu cell)."""
+    if elem.tag not in ("cell", "item"):
+        return False
+    parent = elem.getparent()
+    if parent is None:
+        return False
+    others = [_text(other) for other in parent.iterchildren(elem.tag) if other is not elem]
+    if elem.tag == "cell" and any(len(words(text)) > _DATA_WORDS for text in others):
+        return False
+    return any(text.strip() and not is_link_text(text) for text in others)
+
+
 def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
     """Remove, in place, the boilerplate blocks from trafilatura's output tree.
 
     Dropped: any block that repeats the headline (`headlines`: every form the page gives), lists
     made only of links, and short blocks that are mostly a link ("Read more: ...", "Related:
-    ..."). A standfirst or first sentence that the meta description repeats is the article's
-    lead and stays. `mark_links` must have marked the page trafilatura read.
+    ..."), bar a linked cell or item among others that are not (`_among_content`). A standfirst
+    or first sentence that the meta description repeats is the article's lead and stays.
+    `mark_links` must have marked the page trafilatura read.
     """
     for lst in list(body.iter("list")):
         if _is_link_list(lst):
@@ -324,7 +342,9 @@ def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
         # not be split into words.
         many = sum(map(str.isalnum, lower.split())) >= enough
         block = [] if many else words(lower)
-        if (not many and len(block) <= longest and _repeats(block, heads)) or is_link_text(marked):
+        if (not many and len(block) <= longest and _repeats(block, heads)) or (
+            is_link_text(marked) and not _among_content(elem)
+        ):
             _remove(elem)
             continue
         _drop_link_lines(elem)

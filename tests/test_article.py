@@ -227,3 +227,27 @@ def test_a_standfirst_that_the_description_repeats_stays_as_the_lead() -> None:
     )
     text = extract_article(page, "https://news.example.com/harbour").text or ""
     assert text.split("\n\n") == [lead, *_prose("harbour", 4)]
+
+
+def test_linked_cells_and_items_among_plain_ones_stay() -> None:
+    """A film title that links to its page, in a row of data; a linked bug number in a list of
+    facts: navigation is a row or a list made only of links, not these."""
+    rows = "".join(
+        f'<tr><td><a href="/film/{i}">Film number {i}</a></td><td>{1990 + i}</td>'
+        f"<td>Director {i} Smith</td></tr>"
+        for i in range(4)
+    )
+    items = "".join(
+        f'<li><a href="/bug/{i}">Bug 10{i}</a></li><li>The crash on start {i} is fixed now.</li>'
+        for i in range(3)
+    )
+    page = (
+        "<html><head><title>Films</title></head><body><article><h1>Films</h1>"
+        + "".join(f"<p>{p}</p>" for p in _prose("films", 2))
+        + f"<table>{rows}</table><ul>{items}</ul>"
+        + "".join(f"<p>{p}</p>" for p in _prose("archive", 2))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/films").text or ""
+    assert "| Film number 3 | 1993 | Director 3 Smith |" in text
+    assert "- Bug 102\n\n- The crash on start 2 is fixed now." in text
