@@ -40,7 +40,7 @@ from pipelines.boilerplate import (
 from pipelines.charset import decode_html
 from pipelines.extracted import Article, Metadata
 from pipelines.metadata import PageMetadata, read_metadata
-from pipelines.paragraphs import block_starts, split_blocks, split_line
+from pipelines.paragraphs import block_boundaries, split_blocks, split_line
 
 __all__ = ["Article", "decode_html", "extract_article"]
 
@@ -77,17 +77,17 @@ def _region_content(region: HtmlElement, meta: PageMetadata) -> str:
     return _filtered(body, meta)
 
 
-def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, starts: frozenset[str]) -> str:
+def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, boundaries: frozenset[str]) -> str:
     """trafilatura's baseline (every paragraph-like element), then the boilerplate filters.
 
     The baseline may hand back a whole article container (or the JSON-LD body) as one line: it
-    is split where the page's blocks begin (`starts`), so that the filters judge each paragraph
+    is split where the page's blocks meet (`boundaries`), so that the filters judge each paragraph
     and the paragraphs stay; a page header left at its top is cut off. The baseline works on its
     own copy of the tree.
     """
     body, _, _ = baseline(tree)
     for paragraph in list(body):
-        parts = split_line(paragraph.text or "", starts)
+        parts = split_line(paragraph.text or "", boundaries)
         paragraph.text = parts[0]
         for part in reversed(parts[1:]):
             paragraph.addnext(paragraph.makeelement(paragraph.tag))
@@ -119,11 +119,11 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     """
     running = prune_page(tree)
     mark_links(tree)
-    starts = block_starts(tree)
+    boundaries = block_boundaries(tree)
     text = _main_content(tree, url, meta)
     fallback = ""
     if not text or len(text) < SECOND_OPINION_SHARE * running:
-        fallback = _all_paragraphs(tree, meta, starts)
+        fallback = _all_paragraphs(tree, meta, boundaries)
     missing = missing_paragraphs(tree, text)
     recall = _main_content(tree, url, meta, precision=False) if missing else ""
     region = readability_region(tree)
@@ -144,7 +144,7 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     text = bound_by(text, lead + other)
     if recall:
         text = fill_gaps(text, recall, missing)
-    text = split_blocks(text, starts)
+    text = split_blocks(text, boundaries)
     return text.replace("\n", "\n\n") if text else None
 
 

@@ -1,85 +1,84 @@
 """Paragraph boundaries of the page, put back where an extraction ran blocks together.
 
 trafilatura's baseline hands back a JSON-LD body or a whole <article> as one line, and its main
-pass flattens the line breaks inside a table cell (old templates separate paragraphs with
-<br><br> in one cell). The words are right, the paragraphs are lost. The page knows where each
-block began: `block_starts` reads that once, and `split_blocks` breaks a line wherever one of
-those beginnings follows a space inside it.
+pass now and then flattens line breaks (in a table cell, in some posts' <p>). The words are
+right, the paragraphs are lost. The page knows where each block ends and the next begins:
+`block_boundaries` reads that once, as the words on either side of each boundary, and
+`split_blocks` breaks a line wherever those words meet in it.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+from lxml.etree import iterwalk
 from lxml.html import HtmlElement
 
 from pipelines.boilerplate import strip_markers
 
-# The elements whose beginning starts a paragraph, and `br`, whose tail does.
-_BLOCK_TAGS = (
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "dd",
-    "dt",
-    "pre",
-    "blockquote",
-    "td",
-    "th",
-    "figcaption",
-    "br",
+# Elements whose start and end separate the text before from the text after, as a browser
+# lays them out; `br` among them.
+_BREAKS = frozenset(
+    {
+        *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt"),
+        *("figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6"),
+        *("header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td"),
+        *("th", "tr", "ul"),
+    }
 )
-# What ends a sentence or a quotation: a block begins inside a line only after one of these (a
-# name that begins a block, a tag or a link, also occurs inside sentences).
-_ENDS = frozenset('.!?:;"\u201d\u2019)\u00bb\u2026')
-# A block's first characters that identify its beginning; shorter blocks are not looked for
-# (a short heading's words may well occur inside a sentence).
-START_CHARS = 24
+# Characters on either side of a boundary that identify it: enough to make a chance match of
+# both sides rare, few enough that short lines (a list of short items) have them.
+SIDE_CHARS = 10
+_JOIN = "\x00"
 
 
-def _single_spaced(text: str | None) -> str:
-    return " ".join((text or "").split())
+def _segments(tree: HtmlElement) -> list[str]:
+    """The page's text runs between breaks, in order, single-spaced; empty runs left out."""
+    runs: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(current).split())
+        if text:
+            runs.append(text)
+        current.clear()
+
+    for event, elem in iterwalk(tree, events=("start", "end")):
+        tag = elem.tag if isinstance(elem.tag, str) else ""
+        if event == "start":
+            if tag in _BREAKS:
+                flush()
+            if tag and tag not in ("script", "style"):
+                current.append(elem.text or "")
+        else:
+            if tag in _BREAKS:
+                flush()
+            current.append(elem.tail or "")
+    flush()
+    return runs
 
 
-def _opening(elem: HtmlElement) -> str:
-    """Enough of an element's text, single-spaced, to hold its first `START_CHARS` characters
-    without the link markers; read no further (a layout cell may hold the whole page)."""
-    pieces: list[str] = []
-    size = 0
-    for piece in elem.itertext():
-        pieces.append(piece)
-        size += len(piece)
-        if (
-            size > 2 * START_CHARS
-            and len(_single_spaced(strip_markers("".join(pieces)))) > START_CHARS
-        ):
-            break
-    return _single_spaced("".join(pieces))
+def block_boundaries(tree: HtmlElement) -> frozenset[str]:
+    """Each boundary between two text runs of the page (`_segments`), as the last `SIDE_CHARS`
+    of the one and the first of the next; both with the link markers and without them."""
+    runs = _segments(tree)
+    keys = set()
+    for before, after in pairwise(runs):
+        if len(before) >= SIDE_CHARS and len(after) >= SIDE_CHARS:
+            keys.add(before[-SIDE_CHARS:] + _JOIN + after[:SIDE_CHARS])
+            plain_before, plain_after = strip_markers(before), strip_markers(after)
+            keys.add(plain_before[-SIDE_CHARS:] + _JOIN + plain_after[:SIDE_CHARS])
+    return frozenset(keys)
 
 
-def block_starts(tree: HtmlElement) -> frozenset[str]:
-    """The first `START_CHARS` characters (single-spaced) of every block of the page, and of the
-    text after every line break; both with the link markers and without them."""
-    starts = set()
-    for elem in tree.iter(_BLOCK_TAGS):
-        text = _single_spaced(elem.tail) if elem.tag == "br" else _opening(elem)
-        if len(text) >= START_CHARS:
-            starts.add(text[:START_CHARS])
-            starts.add(strip_markers(text)[:START_CHARS])
-    return frozenset(starts)
-
-
-def split_line(line: str, starts: frozenset[str]) -> list[str]:
-    """A line broken before every page block that begins inside it after the end of a sentence."""
-    if len(line) < 2 * START_CHARS or not starts:
+def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
+    """A line broken at every space where the words of a page boundary meet."""
+    if len(line) < 2 * SIDE_CHARS + 1 or not boundaries:
         return [line]
     cuts = [0]
-    at = line.find(" ", START_CHARS - 1)
+    at = line.find(" ", SIDE_CHARS)
     while at >= 0:
-        if line[at - 1] in _ENDS and line[at + 1 : at + 1 + START_CHARS] in starts:
+        if line[at - SIDE_CHARS : at] + _JOIN + line[at + 1 : at + 1 + SIDE_CHARS] in boundaries:
             cuts.append(at + 1)
         at = line.find(" ", at + 1)
     if len(cuts) == 1:
@@ -87,6 +86,6 @@ def split_line(line: str, starts: frozenset[str]) -> list[str]:
     return [line[i:j].strip() for i, j in zip(cuts, [*cuts[1:], len(line)], strict=True)]
 
 
-def split_blocks(text: str, starts: frozenset[str]) -> str:
-    """`text` (one paragraph a line) with each line split where page blocks begin in it."""
-    return "\n".join(part for line in text.split("\n") for part in split_line(line, starts))
+def split_blocks(text: str, boundaries: frozenset[str]) -> str:
+    """`text` (one paragraph a line) with each line split where page blocks meet in it."""
+    return "\n".join(part for line in text.split("\n") for part in split_line(line, boundaries))
