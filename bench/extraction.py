@@ -165,10 +165,12 @@ def _f1(pair: tuple[float, float]) -> float:
     return 2 * pair[0] * pair[1] / (pair[0] + pair[1]) if sum(pair) else 0.0
 
 
-def paragraphs(text: str) -> int:
-    """Paragraphs of a text: its non-blank lines (trafilatura writes one a line, the truths and
-    newsarchive put a blank line between)."""
-    return sum(1 for line in text.splitlines() if line.strip())
+def paragraphs(text: str, one_a_line: bool = False) -> int:
+    """Paragraphs of a text: its blocks between blank lines (newsarchive's form, where a code
+    block's lines stay together), or its non-blank lines (`one_a_line`: trafilatura writes a
+    paragraph a line, and some Scrapinghub truths put a single line break between paragraphs)."""
+    chunks = text.splitlines() if one_a_line else re.split(r"\n\s*\n", text)
+    return sum(1 for chunk in chunks if chunk.strip())
 
 
 def ours(page: Page) -> Output:
@@ -304,8 +306,9 @@ def score(pages: list[Page], outputs: list[dict[str, Output]]) -> list[Row]:
             if side == 0:
                 row.trail += _f1(pair) < base_f1 - TRAIL_F1
                 row.lost += not out.text.strip() and len(base) >= LOST_CHARS
-            expected = paragraphs(page.truth)
-            row.faithful += abs(paragraphs(out.text) - expected) <= PARAGRAPH_SHARE * expected
+            expected = paragraphs(page.truth, one_a_line=True)
+            found = paragraphs(out.text, one_a_line=side > 0)
+            row.faithful += abs(found - expected) <= PARAGRAPH_SHARE * expected
             right = metadata_right(page.metadata or {}, out)
             row.meta_stated.update(right.keys())
             row.meta_right.update(k for k, v in right.items() if v)
@@ -364,9 +367,10 @@ def report(bench: BenchSet, rounds: int, worst: int, tuning_only: bool) -> None:
     print(f"worst {len(ranked)} tuning pages (newsarchive; F1 of trafilatura default):")
     for (precision, recall), page in ranked:
         base = _f1(page_score(page.truth, outputs[1][page.id].text))
+        found, expected = paragraphs(outputs[0][page.id].text), paragraphs(page.truth, True)
         print(
             f"  {page.id[:12]:<12} P {precision:.3f} R {recall:.3f} traf {base:.3f}"
-            f" paras {paragraphs(outputs[0][page.id].text)}/{paragraphs(page.truth)} {page.url}"
+            f" paras {found}/{expected} {page.url}"
         )
 
 

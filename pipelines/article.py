@@ -40,7 +40,14 @@ from pipelines.boilerplate import (
 from pipelines.charset import decode_html
 from pipelines.extracted import Article, Metadata
 from pipelines.metadata import PageMetadata, read_metadata
-from pipelines.paragraphs import block_boundaries, split_blocks, split_line
+from pipelines.paragraphs import (
+    as_paragraphs,
+    block_boundaries,
+    code_blocks,
+    join_code_lines,
+    split_blocks,
+    split_line,
+)
 
 __all__ = ["Article", "decode_html", "extract_article"]
 
@@ -97,7 +104,8 @@ def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, boundaries: frozenset
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
     clean_body(body, meta.headlines)
-    return clean_lines(xmltotxt(body, include_formatting=False))
+    text = clean_lines(xmltotxt(body, include_formatting=False))
+    return join_code_lines(text, code_blocks(body))
 
 
 def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
@@ -144,8 +152,7 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     text = bound_by(text, lead + other)
     if recall:
         text = fill_gaps(text, recall, missing)
-    text = split_blocks(text, boundaries)
-    return text.replace("\n", "\n\n") if text else None
+    return as_paragraphs(split_blocks(text, boundaries)) or None
 
 
 def _is_article(text: str) -> bool:

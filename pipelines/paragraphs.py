@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from lxml.etree import iterwalk
+from lxml.etree import _Element, iterwalk
 from lxml.html import HtmlElement
 
 from pipelines.boilerplate import strip_markers
@@ -89,3 +89,41 @@ def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
 def split_blocks(text: str, boundaries: frozenset[str]) -> str:
     """`text` (one paragraph a line) with each line split where page blocks meet in it."""
     return "\n".join(part for line in text.split("\n") for part in split_line(line, boundaries))
+
+
+# A line break inside a paragraph (a code block's lines), carried through the one-paragraph-a-line
+# steps as a private-use character: neither white space nor a word character.
+LINE_BREAK = "\ue002"
+
+
+def code_blocks(body: _Element) -> list[list[str]]:
+    """The lines (stripped, blank ones left out) of each outermost code block of trafilatura's
+    output tree."""
+    blocks = []
+    for code in body.iter("code"):
+        if next(code.iterancestors("code"), None) is None:
+            lines = [line.strip() for line in "".join(code.itertext()).split("\n")]
+            if sum(1 for line in lines if line) > 1:
+                blocks.append([line for line in lines if line])
+    return blocks
+
+
+def join_code_lines(text: str, blocks: list[list[str]]) -> str:
+    """`text` (one paragraph a line) with the lines of each code block joined by `LINE_BREAK`
+    where they follow one another: a block of code is one paragraph, not one a line."""
+    if not blocks:
+        return text
+    lines = text.split("\n")
+    for block in blocks:
+        size = len(block)
+        for i in range(len(lines) - size + 1):
+            if lines[i : i + size] == block:
+                lines[i : i + size] = [LINE_BREAK.join(block)]
+                break
+    return "\n".join(lines)
+
+
+def as_paragraphs(text: str) -> str:
+    """One paragraph a line made into the record's form: a blank line between paragraphs, a line
+    break where `LINE_BREAK` marks one inside a paragraph."""
+    return "\n\n".join(line.replace(LINE_BREAK, "\n") for line in text.split("\n") if line)
