@@ -251,3 +251,35 @@ def test_linked_cells_and_items_among_plain_ones_stay() -> None:
     text = extract_article(page, "https://news.example.com/films").text or ""
     assert "| Film number 3 | 1993 | Director 3 Smith |" in text
     assert "- Bug 102\n\n- The crash on start 2 is fixed now." in text
+
+
+def test_a_code_block_is_one_paragraph() -> None:
+    code = "def add(a, b):\n    total = a + b\n    return total"
+    page = (
+        "<html><head><title>Adding</title></head><body><article><h1>Adding</h1>"
+        + "".join(f"<p>{p}</p>" for p in _prose("code", 2))
+        + f"<pre><code>{code}</code></pre>"
+        + "".join(f"<p>{p}</p>" for p in _prose("tests", 2))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://blog.example.com/adding").text or ""
+    assert "\n\ndef add(a, b):\ntotal = a + b\nreturn total\n\n" in text
+
+
+def test_a_longer_gallery_beside_the_article_does_not_replace_it() -> None:
+    """Readability reads the gallery's 40 captions as the page's main part, twice as long as the
+    article: length alone made it the text, and the article was lost."""
+    article = "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+    slides = "".join(
+        f'<li><img src="/s{i}.jpg"><div class="caption">{i + 1}/40 Slide {i}: boats in the '
+        f"harbour at dawn, the crew of the trawler number {i} unloading the catch on the old "
+        "quay before the market opens.</div></li>"
+        for i in range(40)
+    )
+    page = (
+        "<html><head><title>Harbour plan</title></head><body>"
+        f"<article><h1>Harbour plan</h1>{article}</article>"
+        f'<div class="gallery"><h3>Business in pictures</h3><ul>{slides}</ul></div></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == _prose("harbour", 4)
