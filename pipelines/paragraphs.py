@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from lxml.etree import _Element, iterwalk
+from lxml.etree import _Element
 from lxml.html import HtmlElement
 
-from pipelines.boilerplate import strip_markers
+from pipelines.boilerplate import LINK_START, strip_markers
 
 # Elements whose start and end separate the text before from the text after, as a browser
 # lays them out; `br` among them.
@@ -30,44 +30,37 @@ _BREAKS = frozenset(
 # both sides rare, few enough that short lines (a list of short items) have them.
 SIDE_CHARS = 10
 _JOIN = "\x00"
+_RUN = "\ue003"  # a private-use character, which XML text may hold
 
 
-def _segments(tree: HtmlElement) -> list[str]:
-    """The page's text runs between breaks, in order, single-spaced; empty runs left out."""
-    runs: list[str] = []
-    current: list[str] = []
+def _runs(tree: HtmlElement) -> list[str]:
+    """The page's text runs between breaks, in order, single-spaced; empty runs left out.
 
-    def flush() -> None:
-        text = " ".join("".join(current).split())
-        if text:
-            runs.append(text)
-        current.clear()
-
-    for event, elem in iterwalk(tree, events=("start", "end")):
-        tag = elem.tag if isinstance(elem.tag, str) else ""
-        if event == "start":
-            if tag in _BREAKS:
-                flush()
-            if tag and tag not in ("script", "style"):
-                current.append(elem.text or "")
-        else:
-            if tag in _BREAKS:
-                flush()
-            current.append(elem.tail or "")
-    flush()
-    return runs
+    A mark is put before the text and the tail of every breaking element, the page read in one
+    pass of lxml's own, and the marks taken out again: the tree is left as it was.
+    """
+    saved = [(elem, elem.text, elem.tail) for elem in tree.iter(_BREAKS)]
+    for elem, text, tail in saved:
+        elem.text = _RUN + (text or "")
+        elem.tail = _RUN + (tail or "")
+    try:
+        whole = "".join(tree.itertext())
+    finally:
+        for elem, text, tail in saved:
+            elem.text, elem.tail = text, tail
+    return [run for run in (" ".join(part.split()) for part in whole.split(_RUN)) if run]
 
 
 def block_boundaries(tree: HtmlElement) -> frozenset[str]:
-    """Each boundary between two text runs of the page (`_segments`), as the last `SIDE_CHARS`
-    of the one and the first of the next; both with the link markers and without them."""
-    runs = _segments(tree)
+    """Each boundary between two text runs of the page (`_runs`), as the last `SIDE_CHARS` of
+    the one and the first of the next; both with the link markers and without them."""
     keys = set()
-    for before, after in pairwise(runs):
+    for before, after in pairwise(_runs(tree)):
         if len(before) >= SIDE_CHARS and len(after) >= SIDE_CHARS:
             keys.add(before[-SIDE_CHARS:] + _JOIN + after[:SIDE_CHARS])
-            plain_before, plain_after = strip_markers(before), strip_markers(after)
-            keys.add(plain_before[-SIDE_CHARS:] + _JOIN + plain_after[:SIDE_CHARS])
+            if LINK_START in before or LINK_START in after:
+                before, after = strip_markers(before), strip_markers(after)
+                keys.add(before[-SIDE_CHARS:] + _JOIN + after[:SIDE_CHARS])
     return frozenset(keys)
 
 
