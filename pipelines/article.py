@@ -60,6 +60,10 @@ RESCUE_FACTOR = 2
 # a fallback may replace it whole. Otherwise a fallback must hold it, or is held to the stretch
 # that the first pass and readability vouch for.
 ARTICLE_PROSE = 2
+# Readability's region that does not hold the first pass replaces it only when it is this many
+# times longer: a gallery or a comment thread beside an article is often twice as long, an
+# article beside a short wrong block (an author box, a few teasers) much longer.
+OTHER_BLOCK_FACTOR = 4
 # The options trafilatura's fallback uses to turn readability's region into its output tree.
 _FALLBACK_OPTIONS = Extractor(fast=True, precision=True, comments=False)
 
@@ -144,7 +148,9 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     if _is_article(text):
         if len(fallback) > len(text) and holds(text, fallback):
             text = grown_stretch(fallback, text, lead + other)
-        if len(rescue) > RESCUE_FACTOR * len(text) and holds(text, rescue):
+        if len(rescue) > OTHER_BLOCK_FACTOR * len(text) or (
+            len(rescue) > RESCUE_FACTOR * len(text) and holds(text, rescue)
+        ):
             text = rescue
     else:
         stand_ins = [t for t in (fallback, rescue) if not text or _is_article(t)]
