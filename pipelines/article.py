@@ -142,10 +142,16 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     other = region_text(region)
     # The page's description vouches for the lead it repeats, which readability may leave out.
     lead = f"{meta.description}\n" if meta.description else ""
+    article = _is_article(text)
     rescue = ""
-    if region is not None and len(other) > RESCUE_FACTOR * len(text):
+    # The region's text is filtered only where it may win: longer, and not an article's rival.
+    if (
+        region is not None
+        and len(other) > RESCUE_FACTOR * len(text)
+        and (not article or len(other) > OTHER_BLOCK_FACTOR * len(text) or holds(text, other))
+    ):
         rescue = _region_content(region, meta)
-    if _is_article(text):
+    if article:
         if len(fallback) > len(text) and holds(text, fallback):
             text = grown_stretch(fallback, text, lead + other)
         if len(rescue) > OTHER_BLOCK_FACTOR * len(text) or (
