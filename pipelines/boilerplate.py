@@ -302,19 +302,20 @@ def _drop_link_lines(elem: _Element) -> None:
             lb.tail = ""
 
 
-def _among_content(elem: _Element) -> bool:
-    """A table cell or list item beside one that is not mostly link: a film title in a row of
-    data, a linked entry in a list of facts. A row or list made only of links is navigation, and
-    so is a linked cell beside a whole text (a layout table's menu cell)."""
-    if elem.tag not in ("cell", "item"):
-        return False
+def _among_content(elem: _Element, seen: dict[_Element, bool]) -> bool:
+    """A linked table cell or list item beside one that is not mostly link: a film title in a
+    row of data, a linked entry in a list of facts. A row or list made only of links is
+    navigation, and so is a linked cell beside a whole text (a layout table's menu cell). The
+    answer is the same for every child of a row or list, kept in `seen`."""
     parent = elem.getparent()
-    if parent is None:
+    if elem.tag not in ("cell", "item") or parent is None:
         return False
-    others = [_text(other) for other in parent.iterchildren(elem.tag) if other is not elem]
-    if elem.tag == "cell" and any(len(words(text)) > _DATA_WORDS for text in others):
-        return False
-    return any(text.strip() and not is_link_text(text) for text in others)
+    if parent not in seen:
+        texts = [_text(child) for child in parent.iterchildren(elem.tag)]
+        seen[parent] = not (
+            elem.tag == "cell" and any(len(words(text)) > _DATA_WORDS for text in texts)
+        ) and any(text.strip() and not is_link_text(text) for text in texts)
+    return seen[parent]
 
 
 def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
@@ -333,6 +334,7 @@ def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
     longest = max((h.count(" ") + 1 for h in heads), default=0)
     # A block of this many words cannot repeat a headline.
     enough = longest + 1
+    among_content: dict[_Element, bool] = {}
     for elem in list(body.iter(*_BLOCKS)):
         if elem.getparent() is None:
             continue
@@ -343,7 +345,7 @@ def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
         many = sum(map(str.isalnum, lower.split())) >= enough
         block = [] if many else words(lower)
         if (not many and len(block) <= longest and _repeats(block, heads)) or (
-            is_link_text(marked) and not _among_content(elem)
+            is_link_text(marked) and not _among_content(elem, among_content)
         ):
             _remove(elem)
             continue
