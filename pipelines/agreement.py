@@ -48,6 +48,9 @@ _BLOCKS = block_tags | {"br", "article", "section", "header", "figure"}
 # text lacks between two that it has, is a gap in the article.
 GAP_WORDS = 8
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019]?$")
+# A line of prose (`prose_chars`) is this long at least, and ends like a sentence in any script.
+PROSE_CHARS = 50
+_PROSE_END = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u201d\u2019\u300d\u300f)]?$")
 
 # Elements whose text is code, not prose.
 _NOT_PROSE = ("script", "style")
@@ -246,6 +249,64 @@ def bound_by(text: str, other: str) -> str:
     if bounded == text or not _agree(text, reading):
         return text
     return bounded
+
+
+def holds(text: str, other: str) -> bool:
+    """True when `other` holds `text`: half its length and `AGREEMENT_SHARE` of its shingles."""
+    return _agree(text, _Reading(_plain(other)))
+
+
+def grown_stretch(text: str, core: str, wider: str) -> str:
+    """The lines of `text` (one paragraph a line) from the first to the last that `core` shares,
+    grown line by line at either end while `wider` shares the next line; "" when `core` shares
+    none.
+
+    A fallback that reads the whole page (comments, share buttons, teasers) is so held to the
+    article a first pass found, widened by what a second reading of the article has next to it;
+    a line neither has (a share button, a "Related" heading) ends the article there.
+    """
+    lines = text.split("\n")
+    inner, outer = _Reading(_plain(core)), _Reading(_plain(wider))
+    shared = [i for i, line in enumerate(lines) if _has_line(line, inner)]
+    if not shared:
+        return ""
+    first, last = shared[0], shared[-1]
+    while first > 0 and _has_line(lines[first - 1], outer):
+        first -= 1
+    while last + 1 < len(lines) and _has_line(lines[last + 1], outer):
+        last += 1
+    return "\n".join(lines[first : last + 1])
+
+
+def _has_line(line: str, other: _Reading) -> bool:
+    """True when the other reading has the line: whole, or most of its shingles."""
+    plain = _plain(line)
+    if other.find(plain) >= 0:
+        return True
+    tokens = words(plain)
+    if len(tokens) < SHINGLE:
+        return other.holds(tokens)
+    found = sum(map(other.shingles.__contains__, _shingles(tokens)))
+    return found >= LENGTH_SHARE * (len(tokens) - SHINGLE + 1)
+
+
+def prose_chars(text: str) -> int:
+    """Characters of `text` in prose lines: `PROSE_CHARS` or more that end like a sentence (in
+    any script). Menus, teasers, captions and credits have few; an article has most."""
+    return sum(
+        len(line)
+        for line in text.split("\n")
+        if len(line) >= PROSE_CHARS and _PROSE_END.search(line.rstrip())
+    )
+
+
+def prose_lines(text: str) -> int:
+    """Lines of `text` that `prose_chars` counts."""
+    return sum(
+        1
+        for line in text.split("\n")
+        if len(line) >= PROSE_CHARS and _PROSE_END.search(line.rstrip())
+    )
 
 
 def missing_paragraphs(tree: HtmlElement, text: str) -> list[str]:

@@ -23,7 +23,11 @@ from archive.controls import strip_tree_controls
 from pipelines.agreement import (
     bound_by,
     fill_gaps,
+    grown_stretch,
+    holds,
     missing_paragraphs,
+    prose_chars,
+    prose_lines,
     readability_region,
     region_text,
 )
@@ -37,6 +41,14 @@ from pipelines.boilerplate import (
 from pipelines.charset import decode_html
 from pipelines.extracted import Article, Metadata
 from pipelines.metadata import PageMetadata, read_metadata
+from pipelines.paragraphs import (
+    as_paragraphs,
+    block_boundaries,
+    code_blocks,
+    join_code_lines,
+    split_blocks,
+    split_line,
+)
 
 __all__ = ["Article", "decode_html", "extract_article"]
 
@@ -45,6 +57,14 @@ SECOND_OPINION_SHARE = 0.45
 # Readability's region replaces trafilatura's text when it is more than this many times longer,
 # trafilatura's own rule for its readability fallback.
 RESCUE_FACTOR = 2
+# A first pass with fewer prose paragraphs than this is no article (a menu, a teaser, a caption):
+# a fallback may replace it whole. Otherwise a fallback must hold it, or is held to the stretch
+# that the first pass and readability vouch for.
+ARTICLE_PROSE = 2
+# Readability's region that does not hold the first pass replaces it only when it is this many
+# times longer: a gallery or a comment thread beside an article is often twice as long, an
+# article beside a short wrong block (an author box, a few teasers) much longer.
+OTHER_BLOCK_FACTOR = 4
 # The options trafilatura's fallback uses to turn readability's region into its output tree.
 _FALLBACK_OPTIONS = Extractor(fast=True, precision=True, comments=False)
 
@@ -69,51 +89,95 @@ def _region_content(region: HtmlElement, meta: PageMetadata) -> str:
     return _filtered(body, meta)
 
 
-def _all_paragraphs(tree: HtmlElement, meta: PageMetadata) -> str:
+def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, boundaries: frozenset[str]) -> str:
     """trafilatura's baseline (every paragraph-like element), then the boilerplate filters.
 
-    The baseline may hand back a whole article container as one line, page header included;
-    that header is cut off. The baseline works on its own copy of the tree.
+    The baseline may hand back a whole article container (or the JSON-LD body) as one line: it
+    is split where the page's blocks meet (`boundaries`), so that the filters judge each paragraph
+    and the paragraphs stay; a page header left at its top is cut off. The baseline works on its
+    own copy of the tree.
     """
     body, _, _ = baseline(tree)
-    return drop_page_header(_filtered(body, meta), meta.headlines, meta.description)
+    for paragraph in list(body):
+        parts = split_line(paragraph.text or "", boundaries)
+        paragraph.text = parts[0]
+        for part in reversed(parts[1:]):
+            paragraph.addnext(paragraph.makeelement(paragraph.tag))
+            paragraph.getnext().text = part
+    return drop_page_header(_filtered(body, meta), meta.headlines)
 
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
-    clean_body(body, meta.headlines, meta.description)
-    return clean_lines(xmltotxt(body, include_formatting=False))
+    clean_body(body, meta.headlines)
+    text = clean_lines(xmltotxt(body, include_formatting=False))
+    return join_code_lines(text, code_blocks(body))
 
 
 def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     """The article text, paragraphs separated by one blank line, or None when there is none.
 
-    trafilatura runs without its fallback extractors, which is fast. When its result is much
-    shorter than the page's running text (paragraphs of sentence length), trafilatura's baseline,
-    which keeps every paragraph, gets a turn, and its filtered text is used when it is longer.
-    Readability then reads the page once, for two uses (`pipelines.agreement`): where its region
-    is more than twice as long as the text, the region (filtered alike) replaces it, as in
-    trafilatura's own fallback; and the text is bounded by that region where the two agree on
-    the article: what lies before or after their shared stretch is cut. Last, where the page has
-    paragraphs the text lacks between two that it has, trafilatura's balanced mode reads the page
-    too, and its lines that are those paragraphs are put back where they belong.
+    trafilatura runs without its fallback extractors, which is fast. When its result is empty or
+    much shorter than the page's running text (paragraphs of sentence length), trafilatura's
+    baseline, which keeps every paragraph, gets a turn. Readability then reads the page once
+    (`pipelines.agreement`). A fallback (the baseline's text, or readability's region where it is
+    more than twice as long as the text, trafilatura's own rule) replaces an article only where it
+    holds it; the baseline, which also reads comments and teasers, is then held to the
+    text's stretch, grown by the region's lines next to it (`grown_stretch`). A text that is no
+    article (`ARTICLE_PROSE`: a menu, a teaser, a list) gives way only to a fallback that is one,
+    the one with most prose; an empty text to any. The text is then bounded by the region where
+    the two agree on the article: what lies before or after their shared stretch is cut. Where
+    the page has paragraphs the text lacks between two that it has, trafilatura's balanced mode
+    reads the page too, and its lines that are those paragraphs are put back where they belong.
+    Last, lines that run two of the page's blocks together are split (`pipelines.paragraphs`).
     """
     running = prune_page(tree)
     mark_links(tree)
+    boundaries = block_boundaries(tree)
     text = _main_content(tree, url, meta)
-    if len(text) < SECOND_OPINION_SHARE * running:
-        text = max(text, _all_paragraphs(tree, meta), key=len)
+    fallback = ""
+    if not text or len(text) < SECOND_OPINION_SHARE * running:
+        fallback = _all_paragraphs(tree, meta, boundaries)
     missing = missing_paragraphs(tree, text)
     recall = _main_content(tree, url, meta, precision=False) if missing else ""
     region = readability_region(tree)
     other = region_text(region)
-    if region is not None and len(other) > RESCUE_FACTOR * len(text):
+    # The page's description vouches for the lead it repeats, which readability may leave out.
+    lead = f"{meta.description}\n" if meta.description else ""
+    article = _is_article(text)
+    rescue = ""
+    # The region's text is filtered only where it may win: longer, and not an article's rival.
+    if (
+        region is not None
+        and len(other) > RESCUE_FACTOR * len(text)
+        and (not article or len(other) > OTHER_BLOCK_FACTOR * len(text) or holds(text, other))
+    ):
         rescue = _region_content(region, meta)
-        if len(rescue) > RESCUE_FACTOR * len(text):
+    if article:
+        if len(fallback) > len(text) and holds(text, fallback):
+            text = grown_stretch(fallback, text, lead + other)
+        if len(rescue) > OTHER_BLOCK_FACTOR * len(text) or (
+            len(rescue) > RESCUE_FACTOR * len(text) and holds(text, rescue)
+        ):
             text = rescue
-    text = bound_by(text, other)
+    else:
+        stand_ins = [t for t in (fallback, rescue) if not text or _is_article(t)]
+        text = max((text, *stand_ins), key=_articleness)
+    text = bound_by(text, lead + other)
     if recall:
         text = fill_gaps(text, recall, missing)
-    return text.replace("\n", "\n\n") if text else None
+    return as_paragraphs(split_blocks(text, boundaries)) or None
+
+
+def _is_article(text: str) -> bool:
+    return prose_lines(text) >= ARTICLE_PROSE
+
+
+def _articleness(text: str) -> tuple[int, int]:
+    """Which of the readings that stand in for a text that is no article reads most like one: the
+    most prose (`prose_chars`); for the same prose the shorter one, which has less else; with no
+    prose at all the longest, so that a page is not left empty."""
+    prose = prose_chars(text)
+    return prose, -len(text) if prose else len(text)
 
 
 def extract_article(html: str | bytes, url: str, content_type: str | None = None) -> Article:

@@ -121,10 +121,13 @@ _PROMOTION_TEST = " or ".join(
     for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
 )
 _MAYBE_PROMOTION = XPath(f"//div[@class[{_PROMOTION_TEST}]] | //p[@class[{_PROMOTION_TEST}]]")
+# A table cell of data is shorter than this many words; a longer one is a layout's text cell.
+_DATA_WORDS = 40
+# A ruby's reading (<rt>) and the brackets around it for browsers without ruby (<rp>): shown
+# above the words, never in the line, they would run into the words in the text.
+_RUBY_ANNOTATIONS = ("rt", "rp")
 # A block that holds this share of a headline's words, in a row, repeats the headline.
 _REPEAT_SHARE = 2 / 3
-# A paragraph this many words long has begun the article: a heading after it is no standfirst.
-_PARAGRAPH_WORDS = 10
 # How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
 _LEAD_CHARS = 200
 
@@ -184,6 +187,8 @@ def prune_page(tree: HtmlElement) -> int:
         if _is_hidden(elem):
             _remove(elem)
     for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
+        _remove(elem)
+    for elem in list(tree.iter(_RUBY_ANNOTATIONS)):
         _remove(elem)
     running = running_text_length(tree)
     for elem in _MAYBE_PROMOTION(tree):
@@ -297,23 +302,39 @@ def _drop_link_lines(elem: _Element) -> None:
             lb.tail = ""
 
 
-def clean_body(body: _Element, headlines: tuple[str, ...], description: str | None) -> None:
+def _among_content(elem: _Element, seen: dict[_Element, bool]) -> bool:
+    """A linked table cell or list item beside one that is not mostly link: a film title in a
+    row of data, a linked entry in a list of facts. A row or list made only of links is
+    navigation, and so is a linked cell beside a whole text (a layout table's menu cell). The
+    answer is the same for every child of a row or list, kept in `seen`."""
+    parent = elem.getparent()
+    if elem.tag not in ("cell", "item") or parent is None:
+        return False
+    if parent not in seen:
+        texts = [_text(child) for child in parent.iterchildren(elem.tag)]
+        seen[parent] = not (
+            elem.tag == "cell" and any(len(words(text)) > _DATA_WORDS for text in texts)
+        ) and any(text.strip() and not is_link_text(text) for text in texts)
+    return seen[parent]
+
+
+def clean_body(body: _Element, headlines: tuple[str, ...]) -> None:
     """Remove, in place, the boilerplate blocks from trafilatura's output tree.
 
-    Dropped: any block that repeats the headline (`headlines`: every form the page gives), a
-    heading before the first paragraph that repeats the standfirst (`description`), lists made
-    only of links, and short blocks that are mostly a link ("Read more: ...", "Related: ...").
+    Dropped: any block that repeats the headline (`headlines`: every form the page gives), lists
+    made only of links, and short blocks that are mostly a link ("Read more: ...", "Related:
+    ..."), bar a linked cell or item among others that are not (`_among_content`). A standfirst
+    or first sentence that the meta description repeats is the article's lead and stays.
     `mark_links` must have marked the page trafilatura read.
     """
     for lst in list(body.iter("list")):
         if _is_link_list(lst):
             _remove(lst)
     heads = [normal(headline) for headline in headlines]
-    standfirst = [normal(description)] if description else []
-    longest = max((h.count(" ") + 1 for h in heads + standfirst), default=0)
-    # A block of this many words can neither repeat a headline nor be too short for a paragraph.
-    enough = max(longest + 1, _PARAGRAPH_WORDS)
-    seen_paragraph = False
+    longest = max((h.count(" ") + 1 for h in heads), default=0)
+    # A block of this many words cannot repeat a headline.
+    enough = longest + 1
+    among_content: dict[_Element, bool] = {}
     for elem in list(body.iter(*_BLOCKS)):
         if elem.getparent() is None:
             continue
@@ -323,22 +344,12 @@ def clean_body(body: _Element, headlines: tuple[str, ...], description: str | No
         # not be split into words.
         many = sum(map(str.isalnum, lower.split())) >= enough
         block = [] if many else words(lower)
-        if (
-            not many
-            and len(block) <= longest
-            and (
-                _repeats(block, heads)
-                or (elem.tag == "head" and not seen_paragraph and _repeats(block, standfirst))
-            )
+        if (not many and len(block) <= longest and _repeats(block, heads)) or (
+            is_link_text(marked) and not _among_content(elem, among_content)
         ):
             _remove(elem)
             continue
-        if is_link_text(marked):
-            _remove(elem)
-            continue
         _drop_link_lines(elem)
-        if elem.tag == "p" and (many or len(block) >= _PARAGRAPH_WORDS):
-            seen_paragraph = True
 
 
 def _is_prompt(lower: str) -> bool:
@@ -364,19 +375,18 @@ def _phrase_end(text: str, phrase: str, start: int) -> int:
     return found.end() if found and found.start() - start <= _LEAD_CHARS else -1
 
 
-def drop_page_header(text: str, headlines: tuple[str, ...], description: str | None) -> str:
+def drop_page_header(text: str, headlines: tuple[str, ...]) -> str:
     """Cut the page header off a text whose first line runs on from the page's top.
 
     A whole-container text starts with what precedes the article in the page: section, byline,
-    date, then the headline and often the standfirst. The first line is cut after the headline
-    when it appears near its start, and after the standfirst when that follows the headline.
+    date, then the headline. The first line is cut after the headline when it appears near its
+    start. What follows it stays, even where the meta description repeats it: the standfirst or
+    the first sentence is the article's lead.
     """
     first, newline, rest = text.partition("\n")
     cut = max((_phrase_end(first, headline, 0) for headline in headlines), default=-1)
     if cut < 0:
         return text
-    if description:
-        cut = max(cut, _phrase_end(first, description, cut))
     return first[cut:].lstrip(" .,;:!?|-\u2013\u2014") + newline + rest
 
 

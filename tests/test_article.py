@@ -6,8 +6,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+from trafilatura.utils import load_html
 
 from pipelines.article import Article, decode_html, extract_article
+from pipelines.boilerplate import prune_page
 from pipelines.metadata import clean_authors, normalise_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -177,3 +179,119 @@ def test_bylines_cleaned_to_one_name_per_entry() -> None:
     assert clean_authors(["By Jane Doe and John Roe, Staff Writers"]) == ("Jane Doe", "John Roe")
     assert clean_authors(["BY MARY MAJOR; Reuters"]) == ("MARY MAJOR",)
     assert clean_authors(["https://example.com/author/x", "jane@example.com"]) == ()
+
+
+def _prose(topic: str, count: int) -> list[str]:
+    return [
+        f"Paragraph {i} on the {topic} says what the harbour board decided on Tuesday, and why "
+        f"the fishermen of the old quay think the new plan for the {topic} will not work."
+        for i in range(count)
+    ]
+
+
+def test_comments_after_the_article_do_not_replace_it() -> None:
+    """Long reader comments make the article look short beside the page's running text; the
+    all-paragraphs fallback reads them too, and must not take the article's place."""
+    article = "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+    comments = "".join(
+        f'<div class="comment"><span>reader{i}</span><p>I have lived by this harbour for forty '
+        f"years, comment {i}, and I can tell you that nobody asked us, the people who work "
+        f"here every day, what we wanted from the board or the new quay.</p></div>"
+        for i in range(12)
+    )
+    page = (
+        "<html><head><title>Harbour plan</title></head><body>"
+        f'<div class="story"><h1>Harbour plan</h1>{article}</div>'
+        f'<section id="comments"><h3>Responses</h3>{comments}</section></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert "Paragraph 3 on the harbour" in text
+    assert "forty years" not in text
+
+
+def test_paragraphs_separated_by_double_line_breaks_in_a_table_cell_stay_apart() -> None:
+    cell = "<br><br>".join(_prose("table", 4))
+    page = (
+        "<html><head><title>Old template</title></head><body><table><tr>"
+        f'<td class="nav"><a href="/">Home</a></td><td>{cell}</td></tr></table></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/old").text or ""
+    assert text.split("\n\n") == _prose("table", 4)
+
+
+def test_ruby_readings_reach_no_reader_of_the_page() -> None:
+    """trafilatura's main pass drops <rt>, but its baseline and readability, the fallbacks, read
+    the page's text as it is: there the reading ran into the words (子こども)."""
+    sentence = "<ruby>子<rp>(</rp><rt>こ</rt><rp>)</rp></ruby>どもたちは毎日学校へ歩いて行きます。"
+    tree = load_html(f"<html lang='ja'><body><div><p>{sentence}</p></div></body></html>")
+    prune_page(tree)
+    assert tree.text_content() == "子どもたちは毎日学校へ歩いて行きます。"
+
+
+def test_a_standfirst_that_the_description_repeats_stays_as_the_lead() -> None:
+    lead = "The harbour board voted for the new quay, and the fishermen say nobody asked them."
+    page = (
+        "<html><head><title>Harbour plan</title>"
+        f'<meta name="description" content="{lead}"></head><body><article>'
+        f"<h1>Harbour plan</h1><h2>{lead}</h2>"
+        + "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == [lead, *_prose("harbour", 4)]
+
+
+def test_linked_cells_and_items_among_plain_ones_stay() -> None:
+    """A film title that links to its page, in a row of data; a linked bug number in a list of
+    facts: navigation is a row or a list made only of links, not these."""
+    rows = "".join(
+        f'<tr><td><a href="/film/{i}">Film number {i}</a></td><td>{1990 + i}</td>'
+        f"<td>Director {i} Smith</td></tr>"
+        for i in range(4)
+    )
+    items = "".join(
+        f'<li><a href="/bug/{i}">Bug 10{i}</a></li><li>The crash on start {i} is fixed now.</li>'
+        for i in range(3)
+    )
+    page = (
+        "<html><head><title>Films</title></head><body><article><h1>Films</h1>"
+        + "".join(f"<p>{p}</p>" for p in _prose("films", 2))
+        + f"<table>{rows}</table><ul>{items}</ul>"
+        + "".join(f"<p>{p}</p>" for p in _prose("archive", 2))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/films").text or ""
+    assert "| Film number 3 | 1993 | Director 3 Smith |" in text
+    assert "- Bug 102\n\n- The crash on start 2 is fixed now." in text
+
+
+def test_a_code_block_is_one_paragraph() -> None:
+    code = "def add(a, b):\n    total = a + b\n    return total"
+    page = (
+        "<html><head><title>Adding</title></head><body><article><h1>Adding</h1>"
+        + "".join(f"<p>{p}</p>" for p in _prose("code", 2))
+        + f"<pre><code>{code}</code></pre>"
+        + "".join(f"<p>{p}</p>" for p in _prose("tests", 2))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://blog.example.com/adding").text or ""
+    assert "\n\ndef add(a, b):\ntotal = a + b\nreturn total\n\n" in text
+
+
+def test_a_longer_gallery_beside_the_article_does_not_replace_it() -> None:
+    """Readability reads the gallery's 15 captions as the page's main part, more than twice as
+    long as the article: length alone made it the text, and the article was lost."""
+    article = "".join(f"<p>{p}</p>" for p in _prose("harbour", 4))
+    slides = "".join(
+        f'<li><img src="/s{i}.jpg"><div class="caption">{i + 1}/15 Slide {i}: boats in the '
+        f"harbour at dawn, the crew of the trawler number {i} unloading the catch on the old "
+        "quay before the market opens.</div></li>"
+        for i in range(15)
+    )
+    page = (
+        "<html><head><title>Harbour plan</title></head><body>"
+        f"<article><h1>Harbour plan</h1>{article}</article>"
+        f'<div class="gallery"><h3>Business in pictures</h3><ul>{slides}</ul></div></body></html>'
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == _prose("harbour", 4)

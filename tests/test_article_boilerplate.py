@@ -147,15 +147,16 @@ def test_promotion_boxes_go_but_a_paywall_container_with_the_article_stays() -> 
     assert "Sentence 7 of the summary" in text
 
 
-def test_page_header_is_cut_off_a_run_on_first_line() -> None:
+def test_page_header_is_cut_off_a_run_on_first_line_and_the_lead_stays() -> None:
+    """The lead stays although the meta description repeats it: it is the article's start."""
     text = (
         "Business 11.15.2019 10:09 AM Council approves bridge The span opens in May. "
         "The council voted on Tuesday.\nSecond paragraph."
     )
-    assert drop_page_header(text, ("Council approves bridge",), "The span opens in May.") == (
-        "The council voted on Tuesday.\nSecond paragraph."
+    assert drop_page_header(text, ("Council approves bridge",)) == (
+        "The span opens in May. The council voted on Tuesday.\nSecond paragraph."
     )
-    assert drop_page_header("No header here.\nMore.", ("Council approves bridge",), None) == (
+    assert drop_page_header("No header here.\nMore.", ("Council approves bridge",)) == (
         "No header here.\nMore."
     )
 
