@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    root = crawl_archive(tmp_path_factory.mktemp("serve"), site)
+    root = crawl_archive(tmp_path_factory.mktemp("serve"), site, generations=(1, 2))
     hostile = HOSTILE_TITLE.replace("<", "&lt;").replace(">", "&gt;")
     body = "<p>The council recount ended late on Sunday after a week of disputes over ballots.</p>"
     with serve(LocalSite()) as local:
@@ -319,3 +319,27 @@ def _archived(base: str) -> int:
     code, _, body = _get(base + "/api/sources")
     assert code == 200, body[:200]
     return sum(source["records"] for source in json.loads(body)["overview"]["sources"])
+
+
+def test_the_diff_of_an_edited_article_marks_the_changed_sentence(
+    app: str, archive: Path, browser: WebDriver
+) -> None:
+    edited = [r for r in records_of(archive) if "reservoir-levels" in str(r["url"])]
+    latest = max(edited, key=lambda r: int(str(r["version"])))
+    assert latest["version"] == 2
+    browser.get(f"{app}/articles/{latest['id']}")
+    browser.find_element(By.CSS_SELECTOR, "#versions a.diff").click()
+    added = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, "#change-text ins"))
+    removed = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, "#change-text del"))
+    assert "temporary ban on using hosepipes" in added
+    assert "Wednesday" in added and "Tuesday" in removed
+    assert "Millbrook Reservoir" in browser.find_element(By.ID, "change-text").text
+
+
+def test_duplicates_are_shown_both_ways(app: str, archive: Path, browser: WebDriver) -> None:
+    copy = next(r for r in records_of(archive) if r["duplicate_of"])
+    browser.get(f"{app}/articles/{copy['id']}")
+    link = browser.find_element(By.CSS_SELECTOR, "#duplicate-of a")
+    link.click()
+    shown = browser.find_element(By.ID, "duplicates").text
+    assert str(copy["url"]) in shown
