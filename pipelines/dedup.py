@@ -22,7 +22,7 @@ class DedupPipeline(SessionComponent):
         page, article, identity = item.page, item.article, item.identity
         digest = identity.content_hash
         if digest is None:
-            self.count(summary.ARTICLES_FAILED)
+            self.count(summary.ARTICLES_FAILED, page.source)
             logger.warning("%s: no article text found in %s", page.source, page.final_url)
             raise DropItem("no article text", log_level="DEBUG")
         catalog = self.session.catalog
@@ -30,7 +30,7 @@ class DedupPipeline(SessionComponent):
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity.canonical_url, page.fetched_at, page.validators)
             catalog.remember_urls(identity.canonical_url, identity.aliases)
-            self.count(summary.ARTICLES_UNCHANGED)
+            self.count(summary.ARTICLES_UNCHANGED, page.source)
             raise DropItem("unchanged", log_level="DEBUG")
         return ArticleVersion(
             page=page,

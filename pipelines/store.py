@@ -100,7 +100,7 @@ class StorePipeline(SessionComponent):
             key = summary.ARTICLES_UPDATED
         else:
             key = summary.ARTICLES_NEW
-        self.count(key)
+        self.count(key, item.page.source)
         if len(self._pending) >= self.BATCH_ITEMS:
             self.flush()
         return record

@@ -114,9 +114,9 @@ class NewsSpider(scrapy.Spider):
             crawler.signals.connect(spider._wake.set, signal=freed)
         return spider
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, source: str) -> None:
         assert self.crawler.stats is not None
-        summary.count(self.crawler.stats, key)
+        summary.count(self.crawler.stats, key, source)
 
     async def start(self) -> AsyncIterator[Request]:
         """Every listing first; then listed articles, one whenever the engine has room for it.
@@ -134,13 +134,14 @@ class NewsSpider(scrapy.Spider):
         assert engine is not None
         while self._entries or self._listings_open:
             if self._entries and not engine.needs_backout():
+                waiting = self._entries.popleft()
                 try:
-                    request = self._article_request(*self._entries.popleft())
+                    request = self._article_request(*waiting)
                 except ArchiveError as exc:
                     stop_run(self.crawler, exc)
                     return
                 except Exception:  # a bug in one entry must not end every later one
-                    self._count(summary.ARTICLES_FAILED)
+                    self._count(summary.ARTICLES_FAILED, waiting[0].name)
                     logger.exception("cannot request a listed article")
                     continue
                 if request is not None:
@@ -189,9 +190,9 @@ class NewsSpider(scrapy.Spider):
     async def _read_listing(self, response: Response) -> AsyncIterator[Request]:
         meta = response.meta
         source = self.session.source(meta["source"])
-        self._count(summary.FEEDS_POLLED)
+        self._count(summary.FEEDS_POLLED, source.name)
         if response.status == 304:
-            self._count(summary.FEEDS_NOT_MODIFIED)
+            self._count(summary.FEEDS_NOT_MODIFIED, source.name)
             return
         children: tuple[str, ...] = ()
         workers = self.session.workers
@@ -208,7 +209,7 @@ class NewsSpider(scrapy.Spider):
             )
             entries, error, children = sitemap.entries, sitemap.error, sitemap.sitemaps
         if error:
-            self._count(summary.FEEDS_FAILED)
+            self._count(summary.FEEDS_FAILED, source.name)
             logger.warning(
                 "%s: %s %s failed: %s (%d entries recovered)",
                 source.name,
@@ -239,8 +240,8 @@ class NewsSpider(scrapy.Spider):
     def listing_failed(self, failure: Failure) -> None:
         self._listing_closed()
         request = failure.request  # type: ignore[attr-defined]
-        self._count(summary.FEEDS_POLLED)
-        self._count(summary.FEEDS_FAILED)
+        self._count(summary.FEEDS_POLLED, request.meta["source"])
+        self._count(summary.FEEDS_FAILED, request.meta["source"])
         logger.warning(
             "%s: %s %s failed: %s",
             request.meta["source"],
@@ -261,10 +262,10 @@ class NewsSpider(scrapy.Spider):
                 ip, allow_private=self.session.config.crawl.allow_private_addresses
             )
             if reason:
-                self._count(summary.ARTICLES_REFUSED)
+                self._count(summary.ARTICLES_REFUSED, source.name)
                 logger.warning("%s: refused %s: %s", source.name, entry.url, reason)
             else:
-                self._count(summary.ARTICLES_SKIPPED)
+                self._count(summary.ARTICLES_SKIPPED, source.name)
                 logger.info("%s: skipped off-site %s", source.name, entry.url)
             return None
         url = canonical_url(entry.url)
@@ -285,7 +286,7 @@ class NewsSpider(scrapy.Spider):
             headers["Referer"] = referrer
         if archived is not None:
             if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
-                self._count(summary.ARTICLES_KNOWN)
+                self._count(summary.ARTICLES_KNOWN, source.name)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
@@ -307,11 +308,11 @@ class NewsSpider(scrapy.Spider):
             self.session.catalog.mark_checked(
                 archived.canonical_url, meta["fetched_at"], validators_of(response)
             )
-            self._count(summary.ARTICLES_UNCHANGED)
+            self._count(summary.ARTICLES_UNCHANGED, meta["source"])
             return
         content_type = header_text(response, "Content-Type")
         if not is_html(content_type):
-            self._count(summary.ARTICLES_FAILED)
+            self._count(summary.ARTICLES_FAILED, meta["source"])
             logger.warning(
                 "%s: not an HTML page (%s): %s", meta["source"], content_type, response.url
             )
@@ -343,7 +344,7 @@ class NewsSpider(scrapy.Spider):
             key = summary.ARTICLES_FAILED
             if self._transient(failure):
                 self._relist(request.meta["listing"])
-        self._count(key)
+        self._count(key, request.meta["source"])
         logger.warning(
             "%s: article %s %s: %s",
             request.meta["source"],
