@@ -126,8 +126,8 @@ def uncommitted_tail(layout: ArchiveLayout, catalog: Catalog) -> Iterator[dict[s
 def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
     """Write a new catalog from WARC and records and put it in place of the old one.
 
-    The run history of the old catalog is kept when it can still be read. Call only under the
-    archive lock; the files should have been through `recover_files`.
+    The run history and the retry list of the old catalog are kept when it can still be read.
+    Call only under the archive lock; the files should have been through `recover_files`.
     """
     path = layout.catalog_path
     scratch = path.with_name(path.name + ".rebuild")
@@ -144,7 +144,7 @@ def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
         found = validators.get(record["warc"]["record_id"], NO_VALIDATORS)
         records += _remember_if_new(catalog, record, found)
     FullTextIndex(catalog.db).rebuild(layout.records_dir)
-    catalog.restore_run_history(_old_run_history(path))
+    catalog.restore_history(_old_history(path))
     catalog.close()
     _remove_database(path)
     try:
@@ -191,18 +191,18 @@ def _full_captures(layout: ArchiveLayout) -> Iterator[tuple[WarcLocation, Valida
                 )
 
 
-def _old_run_history(path: Path) -> list[tuple[Any, ...]]:
+def _old_history(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     if not path.exists():
-        return []
+        return {}
     try:
         old = Catalog(path)
         try:
-            return old.run_history()
+            return old.history()
         finally:
             old.close()
     except Exception:  # a damaged catalog is why one rebuilds: its history is simply lost
-        logger.warning("%s: run history unreadable, not kept", path)
-        return []
+        logger.warning("%s: run history and retry list unreadable, not kept", path)
+        return {}
 
 
 def _remove_database(path: Path) -> None:

@@ -357,7 +357,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"{stats.records} records of {stats.articles} articles: {stats.duplicates} duplicates, "
         f"{stats.new_versions} new versions; {stats.runs} runs, failures: "
         + ", ".join(f"{k} {v}" for k, v in stats.failures.items())
-        + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes"
+        + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes; retry list: "
+        + f"{sum(r['waiting'] for r in stats.retries.values())} waiting, "
+        + f"{sum(r['given_up'] for r in stats.retries.values())} given up"
     )
     rows = [(d.day, d.source, d.records, d.duplicates, d.new_versions) for d in stats.per_day]
     header = ("fetched", "source", "records", "duplicates", "new_versions")

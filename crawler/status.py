@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.catalog import connect_read_only, retry_counts
+from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 from crawler.config import Config
 from crawler.schedule import RunRecord, latest_runs, source_trigger
@@ -77,6 +80,8 @@ class SourceStatus:
     """``never ran``, ``running``, ``interrupted``, ``failed: <why>`` or ``finished``."""
     next_run: datetime | None
     """The next firing of its cron while a daemon serves the archive; None when none does."""
+    retries: tuple[int, int] = (0, 0)
+    """Its articles on the retry list: waiting for another try, and given up."""
 
     @property
     def counts(self) -> dict[str, Any]:
@@ -104,6 +109,7 @@ class SourceStatus:
                 "summary": run.summary,
             },
             "next_run": _iso(self.next_run),
+            "retries": {"waiting": self.retries[0], "given_up": self.retries[1]},
         }
 
 
@@ -126,6 +132,7 @@ def source_status(
     runs = latest_runs(layout)
     crawling = lock_holder(layout.lock_path) is not None
     daemon_pid = daemon_pid or lock_holder(layout.schedule_lock_path)
+    retries = _retry_counts(layout)
     statuses = []
     for source in config.sources:
         run = runs.get(source.name)
@@ -137,10 +144,24 @@ def source_status(
             last_run=run,
             outcome="",
             next_run=next_fire.astimezone(UTC) if next_fire else None,
+            retries=retries.get(source.name, (0, 0)),
         )
         running = crawling and run is not None and run.id == _newest(runs)
         statuses.append(replace(status, outcome=_outcome(status, running)))
     return ArchiveStatus(daemon_pid, statuses)
+
+
+def _retry_counts(layout: ArchiveLayout) -> dict[str, tuple[int, int]]:
+    if not layout.catalog_path.exists():
+        return {}
+    try:
+        db = connect_read_only(layout.catalog_path)
+        try:
+            return retry_counts(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"{layout.catalog_path}: cannot read catalog: {exc}") from exc
 
 
 def lock_holder(path: Path) -> int | None:
@@ -189,6 +210,9 @@ def format_status(status: ArchiveStatus) -> str:
                     summary["run_errors"],
                     summary["run_errors_total"],
                 )
+        if any(source.retries):
+            waiting, given_up = source.retries
+            lines.append(f"  retries:  {waiting} articles waiting, {given_up} given up")
         next_run = _iso(source.next_run) or "none (no daemon serves this archive)"
         lines.append(f"  next run: {next_run}")
         blocks.append("\n".join(lines))

@@ -23,10 +23,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
-from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from archive.catalog import Validators
+from archive.catalog import Retry, RetryPolicy, Validators
 from archive.errors import ArchiveError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
@@ -130,6 +129,7 @@ class NewsSpider(scrapy.Spider):
                 request = self._listing_request(source, url, kind)
                 if request is not None:
                     yield request
+        self._entries.extend(self._due_retries())
         engine = self.crawler.engine
         assert engine is not None
         while self._entries or self._listings_open:
@@ -273,6 +273,10 @@ class NewsSpider(scrapy.Spider):
             return None
         self._requested.add(url)
         catalog = self.session.catalog
+        retry = catalog.retry(url)
+        if retry is not None and (retry.next_attempt is None or retry.next_attempt > self.started):
+            self._count(summary.ARTICLES_DEFERRED, source.name)
+            return None
         known = catalog.canonical_for(url)
         archived = catalog.article(known) if known else None
         meta: dict[str, Any] = {
@@ -280,6 +284,8 @@ class NewsSpider(scrapy.Spider):
             "kind": "article",
             "listing": listing,
             "entry": entry,
+            "requested": url,
+            "retrying": retry is not None,
         }
         headers: dict[str, str] = {}
         if referrer:
@@ -302,20 +308,27 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[FetchedPage]:
         meta = response.meta
         archived = meta.get("recheck")
-        if archived is not None and (
+        unchanged = archived is not None and (
             response.status == 304 or meta["warc"].payload_digest == archived.payload_digest
-        ):
+        )
+        content_type = header_text(response, "Content-Type")
+        if not unchanged and not is_html(content_type):
+            self._count(summary.ARTICLES_FAILED, meta["source"])
+            logger.warning(
+                "%s: not an HTML page (%s): %s%s",
+                meta["source"],
+                content_type,
+                response.url,
+                self._retry_later(meta, f"not an HTML page ({content_type})"),
+            )
+            return
+        if meta["retrying"]:
+            self.session.catalog.succeeded(meta["requested"])
+        if archived is not None and unchanged:
             self.session.catalog.mark_checked(
                 archived.canonical_url, meta["fetched_at"], validators_of(response)
             )
             self._count(summary.ARTICLES_UNCHANGED, meta["source"])
-            return
-        content_type = header_text(response, "Content-Type")
-        if not is_html(content_type):
-            self._count(summary.ARTICLES_FAILED, meta["source"])
-            logger.warning(
-                "%s: not an HTML page (%s): %s", meta["source"], content_type, response.url
-            )
             return
         entry: Entry = meta["entry"]
         yield FetchedPage(
@@ -342,35 +355,50 @@ class NewsSpider(scrapy.Spider):
             key = summary.ARTICLES_REFUSED
         else:
             key = summary.ARTICLES_FAILED
-            if self._transient(failure):
-                self._relist(request.meta["listing"])
         self._count(key, request.meta["source"])
+        reason = self._reason(failure)
+        retry = "" if key == summary.ARTICLES_SKIPPED else self._retry_later(request.meta, reason)
         logger.warning(
-            "%s: article %s %s: %s",
+            "%s: article %s %s: %s%s",
             request.meta["source"],
             request.url,
             key.removeprefix("articles_"),
-            self._reason(failure),
+            reason,
+            retry,
         )
 
-    def _transient(self, failure: Failure) -> bool:
-        """What Scrapy itself would retry: worth another try on the next poll."""
-        settings = self.crawler.settings
-        if failure.check(HttpError):
-            status = failure.value.response.status  # type: ignore[union-attr]
-            return status in settings.getlist("RETRY_HTTP_CODES")
-        retried = tuple(
-            load_object(name) if isinstance(name, str) else name
-            for name in settings.getlist("RETRY_EXCEPTIONS")
-        )
-        return failure.check(*retried) is not None
+    def _due_retries(self) -> Iterator[tuple[Source, Entry, str, str | None]]:
+        """The articles of this run's sources whose next try is due, as listed entries: they are
+        tried whether or not their listing changed (a 304 keeps its validators)."""
+        names = [source.name for source in self.session.sources]
+        for retry in self.session.catalog.due_retries(names, self.started):
+            entry = Entry(retry.entry_url, retry.title, retry.published)
+            yield self.session.source(retry.source), entry, retry.listing, None
 
-    def _relist(self, listing: str) -> None:
-        """Forget the listing's validators, so the next poll is a full GET that lists the entry
-        again instead of a 304 that would hide it until the feed changes."""
-        self.session.catalog.set_feed_validators(
-            listing, Validators(etag=None, last_modified=None), datetime.now(UTC)
+    def _retry_later(self, meta: dict[str, Any], reason: str) -> str:
+        """Put a failed article on the retry list (a recheck is archived already: its next
+        listing rechecks it); the log line's tail that says when it is tried again."""
+        if "recheck" in meta:
+            return ""
+        entry: Entry = meta["entry"]
+        failure = Retry(
+            url=meta["requested"],
+            source=meta["source"],
+            listing=meta["listing"],
+            entry_url=entry.url,
+            title=entry.title,
+            published=entry.published,
+            attempts=0,
+            last_error=reason,
+            next_attempt=None,
         )
+        crawl = self.session.config.crawl
+        policy = RetryPolicy(crawl.retry_attempts, crawl.retry_after)
+        retry = self.session.catalog.failed(failure, datetime.now(UTC), policy)
+        if retry.next_attempt is None:
+            return f" (try {retry.attempts} of {policy.attempts}: given up)"
+        when = retry.next_attempt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f" (try {retry.attempts} of {policy.attempts}, next after {when})"
 
     @staticmethod
     def _reason(failure: Failure) -> str:
