@@ -3,8 +3,8 @@
 This module owns `<archive>/indexes/`: one `<warc name>.cdxj` per closed `.warc.gz`, SURT-keyed and
 sorted, as `cdxj-indexer` writes it (`<surt> <timestamp> {"url", "mime", "status", "digest",
 "length", "offset", "filename"}`). An index is written to a temporary name and renamed, so an
-index that exists is complete; a WARC without one (a crash came between close and index) gets it
-from `write_missing_indexes` on the next run.
+index that exists is complete; a WARC without one (a crash came between close and index), or with
+one older than the file (appended to since), gets it from `write_missing_indexes`.
 """
 
 import heapq
@@ -52,12 +52,17 @@ def write_index(layout: ArchiveLayout, warc_path: Path) -> Path:
 
 
 def write_missing_indexes(layout: ArchiveLayout) -> list[Path]:
-    """Index every closed WARC file that has no index yet; return the indexes written."""
-    return [
-        write_index(layout, warc)
-        for warc in closed_warcs(layout)
-        if not index_path(layout, warc).exists()
-    ]
+    """Index every closed WARC file that has no index, or one not newer than the file (a run
+    appended to it, or a crash repair cut it back); return the indexes written."""
+    return [write_index(layout, warc) for warc in closed_warcs(layout) if _stale(layout, warc)]
+
+
+def _stale(layout: ArchiveLayout, warc: Path) -> bool:
+    try:
+        indexed = index_path(layout, warc).stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
+    return indexed <= warc.stat().st_mtime_ns
 
 
 def merged_lines(indexes: Iterable[Path]) -> Iterator[str]:
