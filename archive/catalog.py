@@ -11,6 +11,7 @@ The lookups dedup needs (seen URL, content hash, payload digest, feed validators
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -234,6 +235,20 @@ def _disk_errors(path: str) -> Iterator[None]:
         raise ArchiveError(f"{path}: cannot use catalog: {exc}") from exc
 
 
+def _create(path: Path) -> None:
+    """Create the catalog's tables under another name, then put the file in place, so that a
+    reader never finds a catalog without its tables."""
+    scratch = path.with_name(path.name + ".new")
+    scratch.unlink(missing_ok=True)
+    db = sqlite3.connect(scratch)
+    try:
+        db.executescript(SCHEMA)
+        db.commit()
+    finally:
+        db.close()
+    os.replace(scratch, path)
+
+
 class Catalog:
     """SQLite catalog of one archive. One writer (the crawl); readers never block it (WAL).
 
@@ -249,13 +264,15 @@ class Catalog:
             if read_only:
                 self._db = connect_read_only(path)
                 return
+            if not path.exists():
+                _create(path)
             self._db = sqlite3.connect(path, isolation_level="DEFERRED", factory=_CatalogConnection)
             self._db.path = str(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             self._db.commit()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise ArchiveError(f"{path}: cannot open catalog: {exc}") from exc
 
     def close(self) -> None:

@@ -212,7 +212,7 @@ def format_status(status: ArchiveStatus) -> str:
                 )
         if any(source.retries):
             waiting, given_up = source.retries
-            lines.append(f"  retries:  {waiting} articles waiting, {given_up} given up")
+            lines.append(f"  retries:  {waiting} articles to try again, {given_up} given up")
         next_run = _iso(source.next_run) or "none (no daemon serves this archive)"
         lines.append(f"  next run: {next_run}")
         blocks.append("\n".join(lines))

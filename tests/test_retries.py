@@ -107,6 +107,6 @@ def test_failed_articles_are_retried_with_backoff_then_given_up(tmp_path: Path) 
     status = json.loads(newsarchive("status", "--config", config, "--json").stdout)
     assert status["sources"][0]["retries"] == {"waiting": 0, "given_up": 2}
     shown = newsarchive("status", "--config", config).stdout
-    assert "retries:  0 articles waiting, 2 given up" in shown
+    assert "retries:  0 articles to try again, 2 given up" in shown
     stats = json.loads(newsarchive("stats", "--archive-dir", archive, "--json").stdout)
     assert stats["retries"] == {"local": {"waiting": 0, "given_up": 2}}
