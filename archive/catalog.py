@@ -11,12 +11,13 @@ The lookups dedup needs (seen URL, content hash, payload digest, feed validators
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import astuple, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,6 +72,19 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_modified TEXT,
     last_polled TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retries (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    listing TEXT NOT NULL,
+    entry_url TEXT NOT NULL,
+    title TEXT,
+    published TEXT,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    last_attempt TEXT NOT NULL,
+    next_attempt TEXT
+);
+CREATE INDEX IF NOT EXISTS retries_due ON retries (next_attempt);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -118,6 +132,38 @@ class TextOwner:
     latest: bool
 
 
+@dataclass(frozen=True)
+class Retry:
+    """An article whose fetch failed: when it is tried again, or that it was given up."""
+
+    url: str
+    """The canonical URL requested."""
+    source: str
+    listing: str
+    entry_url: str
+    title: str | None
+    published: str | None
+    attempts: int
+    last_error: str
+    next_attempt: datetime | None
+    """None once given up: it is not fetched again."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failed article is tried, and how long between tries: `first_wait` after the
+    first failure, twice as long after each further one, until `attempts` tries have failed."""
+
+    attempts: int
+    first_wait: timedelta
+
+    def next_attempt(self, attempts: int, failed_at: datetime) -> datetime | None:
+        """When to try again after `attempts` failed tries; None: give up."""
+        if attempts >= self.attempts:
+            return None
+        return failed_at + self.first_wait * 2 ** (attempts - 1)
+
+
 class DedupState(Protocol):
     """The lookups that decide what to fetch and what to store; one backend per archive."""
 
@@ -131,6 +177,27 @@ class DedupState(Protocol):
 
 # Column order of WarcLocation's fields, so a row builds one directly.
 _LOCATION = "filename, offset, length, record_id, payload_digest, target_uri, date"
+
+
+_RETRY = "url, source, listing, entry_url, title, published, attempts, last_error, next_attempt"
+
+
+def _retry(row: tuple[Any, ...]) -> Retry:
+    url, source, listing, entry_url, title, published, attempts, error, next_attempt = row
+    when = _parse_ts(next_attempt) if next_attempt else None
+    return Retry(url, source, listing, entry_url, title, published, attempts, error, when)
+
+
+def retry_counts(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """Per source: articles waiting for another try, and articles given up (`db` may be a
+    read-only connection; a catalog from before the retry list has none)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'retries'").fetchone():
+        return {}
+    rows = db.execute(
+        "SELECT source, count(next_attempt), count(*) - count(next_attempt) FROM retries "
+        "GROUP BY source"
+    )
+    return {source: (waiting, given_up) for source, waiting, given_up in rows}
 
 
 def _ts(when: datetime) -> str:
@@ -191,6 +258,20 @@ def _disk_errors(path: str) -> Iterator[None]:
         raise ArchiveError(f"{path}: cannot use catalog: {exc}") from exc
 
 
+def _create(path: Path) -> None:
+    """Create the catalog's tables under another name, then put the file in place, so that a
+    reader never finds a catalog without its tables."""
+    scratch = path.with_name(path.name + ".new")
+    scratch.unlink(missing_ok=True)
+    db = sqlite3.connect(scratch)
+    try:
+        db.executescript(SCHEMA)
+        db.commit()
+    finally:
+        db.close()
+    os.replace(scratch, path)
+
+
 class Catalog:
     """SQLite catalog of one archive. One writer (the crawl); readers never block it (WAL).
 
@@ -206,13 +287,15 @@ class Catalog:
             if read_only:
                 self._db = connect_read_only(path)
                 return
+            if not path.exists():
+                _create(path)
             self._db = sqlite3.connect(path, isolation_level="DEFERRED", factory=_CatalogConnection)
             self._db.path = str(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             self._db.commit()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise ArchiveError(f"{path}: cannot open catalog: {exc}") from exc
 
     def close(self) -> None:
@@ -262,6 +345,42 @@ class Catalog:
         """
         cur = self._db.execute("DELETE FROM feeds WHERE last_polled >= ?", (_ts(since),))
         return cur.rowcount
+
+    # the retry list
+    def retry(self, url: str) -> Retry | None:
+        """The retry list's row for the canonical URL `url`, if its fetch failed before."""
+        row = self._one(f"SELECT {_RETRY} FROM retries WHERE url = ?", url)
+        return _retry(row) if row else None
+
+    def due_retries(self, sources: list[str], now: datetime) -> list[Retry]:
+        """The retries of `sources` due by `now`, the earliest first."""
+        marks = ", ".join("?" * len(sources))
+        rows = self._db.execute(
+            f"SELECT {_RETRY} FROM retries WHERE next_attempt <= ? AND source IN ({marks}) "
+            "ORDER BY next_attempt",
+            (_ts(now), *sources),
+        )
+        return [_retry(row) for row in rows]
+
+    def failed(self, retry: Retry, failed_at: datetime, policy: RetryPolicy) -> Retry:
+        """Count one more failed try of `retry.url` (`retry.attempts` is ignored); return its
+        row: when to try again, or given up once `policy.attempts` tries failed."""
+        known = self.retry(retry.url)
+        attempts = (known.attempts if known else 0) + 1
+        failure = replace(
+            retry, attempts=attempts, next_attempt=policy.next_attempt(attempts, failed_at)
+        )
+        next_attempt = failure.next_attempt and _ts(failure.next_attempt)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO retries ({_RETRY}, last_attempt) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*astuple(failure)[:-1], next_attempt, _ts(failed_at)),
+        )
+        return failure
+
+    def succeeded(self, url: str) -> None:
+        """`url` was fetched at last: off the retry list."""
+        self._db.execute("DELETE FROM retries WHERE url = ?", (url,))
 
     # articles
     def article(self, canonical_url: str) -> ArchivedArticle | None:
@@ -488,16 +607,18 @@ class Catalog:
         )
         return _parse_ts(row[0]) if row and row[0] else None
 
-    def run_history(self) -> list[tuple[Any, ...]]:
-        """Every row of the runs table, oldest first, so a rebuilt catalog keeps the history."""
-        return self._db.execute(
-            "SELECT id, started_at, finished_at, sources, summary FROM runs ORDER BY id"
-        ).fetchall()
+    def history(self) -> dict[str, list[tuple[Any, ...]]]:
+        """The rows no file can rebuild, by table: the runs (oldest first) and the retry list,
+        so a rebuilt catalog keeps them."""
+        return {table: self._db.execute(f"SELECT * FROM {table}").fetchall() for table in _KEPT}
 
-    def restore_run_history(self, rows: list[tuple[Any, ...]]) -> None:
-        """Put back rows `run_history` returned (into a rebuilt catalog)."""
-        self._db.executemany(
-            "INSERT OR IGNORE INTO runs (id, started_at, finished_at, sources, summary) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+    def restore_history(self, tables: Mapping[str, list[tuple[Any, ...]]]) -> None:
+        """Put back rows `history` returned (into a rebuilt catalog)."""
+        for table, rows in tables.items():
+            if rows and table in _KEPT:
+                marks = ", ".join("?" * len(rows[0]))
+                self._db.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", rows)
+
+
+_KEPT = ("runs", "retries")
+"""The catalog's tables that hold history rather than what the WARC files and records say."""

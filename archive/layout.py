@@ -35,6 +35,11 @@ class ArchiveLayout:
         return self.root / ".lock"
 
     @property
+    def schedule_lock_path(self) -> Path:
+        """The file the `newsarchive schedule` daemon locks: one daemon per archive."""
+        return self.root / ".schedule.lock"
+
+    @property
     def indexes_dir(self) -> Path:
         """Derived indexes (CDXJ and the like)."""
         return self.root / "indexes"

@@ -124,8 +124,8 @@ def tail_files(layout: ArchiveLayout, since: datetime | None) -> list[Path]:
 def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
     """Write a new catalog from WARC and records and put it in place of the old one.
 
-    The run history of the old catalog is kept when it can still be read. Call only under the
-    archive lock; the files should have been through `recover_files`.
+    The run history and the retry list of the old catalog are kept when it can still be read.
+    Call only under the archive lock; the files should have been through `recover_files`.
     """
     path = layout.catalog_path
     scratch = path.with_name(path.name + ".rebuild")
@@ -148,7 +148,7 @@ def rebuild_catalog(layout: ArchiveLayout) -> Rebuilt:
                 f"({record['warc']['filename']} offset {record['warc']['offset']}) is lost"
             )
     FullTextIndex(catalog.db).rebuild(layout.records_dir)
-    catalog.restore_run_history(_old_run_history(path))
+    catalog.restore_history(_old_history(path))
     catalog.close()
     _remove_database(path)
     try:
@@ -218,18 +218,18 @@ def _full_captures(
                 )
 
 
-def _old_run_history(path: Path) -> list[tuple[Any, ...]]:
+def _old_history(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     if not path.exists():
-        return []
+        return {}
     try:
         old = Catalog(path)
         try:
-            return old.run_history()
+            return old.history()
         finally:
             old.close()
     except Exception:  # a damaged catalog is why one rebuilds: its history is simply lost
-        logger.warning("%s: run history unreadable, not kept", path)
-        return []
+        logger.warning("%s: run history and retry list unreadable, not kept", path)
+        return {}
 
 
 def _remove_database(path: Path) -> None:

@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from archive.catalog import retry_counts
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 from archive.query import open_catalog
@@ -45,6 +46,8 @@ class ArchiveStats:
     warc_files: int
     warc_bytes: int
     per_day: list[DayCount]
+    retries: dict[str, dict[str, int]]
+    """Per source, articles on the retry list: ``waiting`` for another try, ``given_up``."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,13 +72,26 @@ def archive_stats(layout: ArchiveLayout, by: str = "fetched") -> ArchiveStats:
             )
         ]
         runs, failures = _run_failures(db)
+        retries = {
+            source: {"waiting": waiting, "given_up": given_up}
+            for source, (waiting, given_up) in retry_counts(db).items()
+        }
     except sqlite3.Error as exc:
         raise ArchiveError(f"{layout.catalog_path}: cannot read catalog: {exc}") from exc
     finally:
         db.close()
     warcs = [path.stat().st_size for path in layout.warc_dir.glob("*.warc.gz*")]
     return ArchiveStats(
-        records, articles, duplicates, versions, runs, failures, len(warcs), sum(warcs), per_day
+        records,
+        articles,
+        duplicates,
+        versions,
+        runs,
+        failures,
+        len(warcs),
+        sum(warcs),
+        per_day,
+        retries,
     )
 
 

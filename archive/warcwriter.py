@@ -2,11 +2,13 @@
 
 The writer owns `<archive>/warc/`. A file is named `<prefix>-<UTC timestamp>-<serial>.warc.gz.open`
 while it is written and renamed to `.warc.gz` once closed and fsynced, so a name without `.open`
-always means a complete file. Each exchange (request + response, or request + revisit) is
-compressed in memory and appended with one write, then flushed to the OS: a crash loses at most the
-exchange being written, and a failed write is cut back off the file so earlier records stay
-readable. warcio builds the records and computes every digest. Not thread-safe: one writer per
-archive, used from one thread.
+always means a complete file. A new writer goes on with the newest closed file while it is under
+`max_bytes` (renamed back to `.open`, a `warcinfo` record for the new session, then appended to),
+so that frequent short runs fill a few large files rather than thousands of small ones. Each
+exchange (request + response, or request + revisit) is compressed in memory and appended with one
+write, then flushed to the OS: a crash loses at most the exchange being written, and a failed
+write is cut back off the file so earlier records stay readable. warcio builds the records and
+computes every digest. Not thread-safe: one writer per archive, used from one thread.
 """
 
 import contextlib
@@ -105,11 +107,14 @@ class WarcWriter:
         prefix: str = "newsarchive",
         max_bytes: int = 1_000_000_000,
         info: Mapping[str, str] | None = None,
+        append: bool = True,
     ) -> None:
+        """`append`: go on with the newest closed file of `prefix` while it has room."""
         self._directory = directory
         self._prefix = prefix
         self._max_bytes = max_bytes
         self._info = dict(info or {})
+        self._append_to_last = append
         self._serial: int | None = None
         self._fd: int | None = None
         self._final_name = ""
@@ -269,11 +274,14 @@ class WarcWriter:
         ]
 
     def _open_next(self) -> None:
-        """Create the next `.open` file, never reusing a name present in the directory."""
+        """Reopen the newest closed file if it has room (first file of this writer only), else
+        create the next `.open` file, never reusing a name present in the directory."""
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
             if self._serial is None:
                 self._serial = self._highest_serial()
+                if self._append_to_last and self._reopen(self._serial):
+                    return
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             while True:
                 self._serial += 1
@@ -298,6 +306,37 @@ class WarcWriter:
         except ArchiveError:
             self._discard_open_file()
             raise
+
+    def _reopen(self, serial: int) -> bool:
+        """Go on with the closed file numbered `serial` if it holds records but is under
+        `max_bytes`: rename it to `.open` (a crash from here on is repaired like any unclosed
+        file), append a warcinfo record. False if there is no such file or it is full or empty.
+        Raises OSError."""
+        pattern = warc_filename_pattern(self._prefix)
+        names = [
+            entry.name
+            for entry in os.scandir(self._directory)
+            if (match := pattern.match(entry.name))
+            and not entry.name.endswith(OPEN_SUFFIX)
+            and int(match.group(1)) == serial
+        ]
+        if len(names) != 1:
+            return False
+        final = self._directory / names[0]
+        if not 0 < final.stat().st_size < self._max_bytes:
+            return False
+        os.rename(final, _open_path(final))
+        fsync_directory(self._directory)
+        self._fd = os.open(_open_path(final), os.O_WRONLY | os.O_APPEND)
+        self._final_name = final.name
+        self._size = os.fstat(self._fd).st_size
+        warcinfo = self._builder.create_warcinfo_record(final.name, self._warcinfo_fields())
+        try:
+            self._append([warcinfo])
+        except ArchiveError:
+            self.close()  # cut back to what it held: closed as it was
+            raise
+        return True
 
     def _discard_open_file(self) -> None:
         """Remove a file that could not even take its warcinfo record; never rename it."""

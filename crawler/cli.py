@@ -1,8 +1,9 @@
 """The `newsarchive` command: parse arguments, call the library, map errors to exit codes.
 
 Exit codes: 0 done (a crawl counts outside failures, it does not fail on them), 1 archive problem
-(verify found problems, disk full), 2 bad config or usage, 75 another crawl holds the archive,
-141 the reader of the output went away (`newsarchive query | head`), as SIGPIPE ends other tools.
+(verify found problems, disk full), 2 bad config or usage, 69 a crawl where every feed and sitemap
+failed (EX_UNAVAILABLE), 75 another crawl holds the archive (EX_TEMPFAIL), 141 the reader of
+the output went away (`newsarchive query | head`), as SIGPIPE ends other tools.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from archive.errors import NewsarchiveError, UsageError
+from archive.errors import ArchiveLockedError, NewsarchiveError, UsageError
 from archive.reindex import reindex_archive
 from archive.stats import DAY_COLUMNS
 from archive.table import for_terminal, render_table, write_csv, write_jsonl
@@ -47,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    crawl = commands.add_parser("crawl", help="one pass over every (or the named) source")
+    crawl = commands.add_parser(
+        "crawl",
+        help="one pass over every (or the named) source",
+        description="One pass over every (or the named) source. Exit codes: 0 done (failed feeds "
+        "and pages are counted, not fatal), 1 archive problem, 2 bad config or usage, 69 every "
+        "feed and sitemap failed (an outage), 75 another crawl holds the archive.",
+    )
     crawl.add_argument("--config", type=Path, required=True, help="config file (TOML)")
     crawl.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
     crawl.add_argument(
@@ -57,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this source (repeatable)",
     )
-    crawl.add_argument("--json", action="store_true", help="print the summary as JSON")
+    crawl.add_argument(
+        "--json",
+        action="store_true",
+        help='print the summary as one JSON line, also on failure ({"outcome": "locked", ...})',
+    )
     logging_options(crawl)
 
     demo = commands.add_parser(
@@ -194,11 +205,17 @@ def setup_logging(args: argparse.Namespace) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from crawler.run import run_crawl
 
-    config = load_config(args.config, archive_dir=args.archive_dir)
-    sources = config.select(args.source)
-    summary = run_crawl(config, sources, log_level="DEBUG" if args.verbose >= 2 else "WARNING")
+    try:
+        config = load_config(args.config, archive_dir=args.archive_dir)
+        sources = config.select(args.source)
+        summary = run_crawl(config, sources, log_level="DEBUG" if args.verbose >= 2 else "WARNING")
+    except NewsarchiveError as exc:
+        if args.json:  # monitoring reads one JSON line whatever happened
+            outcome = "locked" if isinstance(exc, ArchiveLockedError) else "error"
+            print(json.dumps({"outcome": outcome, "error": str(exc), "exit_code": exc.exit_code}))
+        raise
     print(summary.as_json() if args.json else summary.as_line())
-    return 0
+    return summary.exit_code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -334,7 +351,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"{stats.records} records of {stats.articles} articles: {stats.duplicates} duplicates, "
         f"{stats.new_versions} new versions; {stats.runs} runs, failures: "
         + ", ".join(f"{k} {v}" for k, v in stats.failures.items())
-        + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes"
+        + f"; {stats.warc_files} WARC files, {stats.warc_bytes} bytes; retry list: "
+        + f"{sum(r['waiting'] for r in stats.retries.values())} waiting, "
+        + f"{sum(r['given_up'] for r in stats.retries.values())} given up"
     )
     rows = [(d.day, d.source, d.records, d.duplicates, d.new_versions) for d in stats.per_day]
     header = (args.by, "source", "records", "duplicates", "new_versions")

@@ -49,6 +49,10 @@ class CrawlSettings:
     max_page_bytes: int = 10_000_000
     allow_private_addresses: bool = False
     recheck_window: timedelta = timedelta(hours=48)
+    retry_attempts: int = 5
+    """Tries of an article that fails (HTTP error, timeout, refused) before it is given up."""
+    retry_after: timedelta = timedelta(hours=1)
+    """Wait before the second try; it doubles after each further failure."""
 
 
 @dataclass(frozen=True)
@@ -345,6 +349,8 @@ _CRAWL_KEYS: dict[str, Callable[[object], Any]] = {
     "max_page_bytes": _positive_int,
     "allow_private_addresses": _flag,
     "recheck_window": _duration,
+    "retry_attempts": _positive_int,
+    "retry_after": _duration,
 }
 _SOURCE_KEYS: dict[str, Callable[[object], Any]] = {
     "name": _source_name,

@@ -29,7 +29,7 @@ from crawler.session import ArchiveSession
 from crawler.settings import scrapy_settings
 from crawler.spiders.news import NewsSpider
 from crawler.status import RunErrors
-from crawler.summary import Summary
+from crawler.summary import Summary, per_source
 from crawler.workers import Workers
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def run_crawl(
         crawler = process.create_crawler(NewsSpider)
         crawler.signals.connect(session.workers.start, signal=signals.engine_started)
         process.crawl(crawler, session=session)
-        errors = RunErrors()  # kept with the run, for `newsarchive status`
+        errors = RunErrors([s.name for s in sources])  # kept with the run, for `status`
         logging.getLogger().addHandler(errors)
         process.start()
         logging.getLogger().removeHandler(errors)
@@ -93,8 +93,17 @@ def run_crawl(
         if session.fatal is not None:
             catalog.rollback()  # rows of records that never reached the disk
             catalog.forget_feed_validators(run_started)  # their feeds must list them again
+        counts = per_source(crawler.stats.get_stats(), [s.name for s in sources])
         catalog.finish_run(
-            run_id, datetime.now(UTC), {**asdict(summary), **errors.as_summary(session.fatal)}
+            run_id,
+            datetime.now(UTC),
+            {
+                **asdict(summary),
+                **errors.as_summary(session.fatal),
+                "per_source": {
+                    name: {**counted, **errors.of_source(name)} for name, counted in counts.items()
+                },
+            },
         )
         catalog.close()
     if session.fatal is not None:

@@ -46,6 +46,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.reindex import recover_files
 from crawler.config import Config, Source, cron_trigger, load_config
+from crawler.summary import EXIT_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +238,8 @@ class RunQueue:
         self.runs += 1
         if code == 0:
             logger.info("run finished: %s: %s", names, _summary_line(stdout))
+        elif code == EXIT_UNAVAILABLE:
+            logger.warning("run of %s: every feed failed: %s", names, _summary_line(stdout))
         elif code == EXIT_LOCKED:
             logger.warning("%s: archive locked by another crawl; retrying", names)
             return True
@@ -289,7 +292,7 @@ class Daemon:
         Raises ArchiveLockedError if another daemon serves this archive."""
         layout = ArchiveLayout(self.config.archive.dir)
         try:
-            with ArchiveLock(layout.root / ".schedule.lock"):
+            with ArchiveLock(layout.schedule_lock_path):
                 return self._serve(layout)
         except ArchiveLockedError:
             raise ArchiveLockedError(

@@ -70,9 +70,9 @@ class SessionComponent:
     def session(self) -> ArchiveSession:
         return session_of(self.crawler)
 
-    def count(self, key: str) -> None:
+    def count(self, key: str, source: str) -> None:
         assert self.crawler.stats is not None
-        summary.count(self.crawler.stats, key)
+        summary.count(self.crawler.stats, key, source)
 
     def stop_run(self, error: ArchiveError) -> None:
         stop_run(self.crawler, error)

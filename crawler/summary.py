@@ -1,7 +1,8 @@
 """What one crawl run did, counted in Scrapy's stats and reported as one line.
 
-Components count with `count(stats, key)`; the run turns the stats into a `Summary` at the end.
-Failures of the outside world are counted here, never raised.
+Components count with `count(stats, key, source)`; the run turns the stats into a `Summary` at
+the end, and into per-source counts (`per_source`) for `newsarchive status`. Failures of the
+outside world are counted here, never raised.
 """
 
 from __future__ import annotations
@@ -33,10 +34,36 @@ LISTING_COUNTERS = {
     "feed": (FEEDS_POLLED, FEEDS_NOT_MODIFIED, FEEDS_FAILED),
     "sitemap": (SITEMAPS_POLLED, SITEMAPS_NOT_MODIFIED, SITEMAPS_FAILED),
 }
+ARTICLES_DEFERRED = "articles_deferred"
+
+EXIT_UNAVAILABLE = 69
+"""`crawl` exit code when every feed and sitemap polled failed (sysexits' EX_UNAVAILABLE): the
+outlets were unreachable or broken, which monitoring must see even though nothing else failed."""
+ALL_FEEDS_FAILED = "every feed failed"
 
 
-def count(stats: StatsCollector, key: str, n: int = 1) -> None:
+def count(stats: StatsCollector, key: str, source: str | None = None, n: int = 1) -> None:
+    """Count `key` for the run and, when known, for `source`."""
     stats.inc_value(PREFIX + key, n)
+    if source is not None:
+        stats.inc_value(f"{PREFIX}source/{source}/{key}", n)
+
+
+def per_source(stats: dict[str, Any], names: list[str]) -> dict[str, dict[str, int]]:
+    """The counters of each source of the run, by name (only those that were counted)."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    for key, value in stats.items():
+        name, _, counter = key.removeprefix(PREFIX + "source/").rpartition("/")
+        if key.startswith(PREFIX + "source/") and name in counts:
+            counts[name][counter] = int(value)
+    return counts
+
+
+def all_feeds_failed(counts: dict[str, Any]) -> bool:
+    """Whether every listing polled (feed, sitemap, child sitemap) failed: an outage."""
+    polled = int(counts.get(FEEDS_POLLED, 0)) + int(counts.get(SITEMAPS_POLLED, 0))
+    failed = int(counts.get(FEEDS_FAILED, 0)) + int(counts.get(SITEMAPS_FAILED, 0))
+    return polled > 0 and failed == polled
 
 
 @dataclass(frozen=True)
@@ -59,6 +86,7 @@ class Summary:
     articles_refused: int
     articles_off_site: int
     articles_already_archived: int
+    articles_deferred: int
     warc_bytes: int
     seconds: float
 
@@ -85,12 +113,22 @@ class Summary:
             articles_refused=get(ARTICLES_REFUSED),
             articles_off_site=get(ARTICLES_OFF_SITE),
             articles_already_archived=get(ARTICLES_ALREADY_ARCHIVED),
+            articles_deferred=get(ARTICLES_DEFERRED),
             warc_bytes=warc_bytes,
             seconds=round(seconds, 2),
         )
 
+    @property
+    def outcome(self) -> str:
+        """``finished``, or ``failed`` when every feed and sitemap failed (see `exit_code`)."""
+        return "failed" if all_feeds_failed(asdict(self)) else "finished"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_UNAVAILABLE if self.outcome == "failed" else 0
+
     def as_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps({"outcome": self.outcome, **asdict(self)}, separators=(",", ":"))
 
     def as_line(self) -> str:
         return (
@@ -102,6 +140,7 @@ class Summary:
             f"{self.articles_duplicate} duplicate, {self.articles_unchanged} unchanged, "
             f"{self.articles_failed} failed, {self.articles_refused} refused, "
             f"{self.articles_off_site} off-site, "
-            f"{self.articles_already_archived} already archived; "
+            f"{self.articles_already_archived} already archived, "
+            f"{self.articles_deferred} waiting to be retried; "
             f"{self.warc_bytes} WARC bytes in {self.seconds:.1f}s"
-        )
+        ) + (f"; FAILED: {ALL_FEEDS_FAILED}" if self.outcome == "failed" else "")

@@ -29,7 +29,7 @@ class DedupPipeline(SessionComponent):
         page, article, identity = item.page, item.article, item.identity
         digest = identity.content_hash
         if digest is None:
-            self.count(summary.ARTICLES_FAILED)
+            self.count(summary.ARTICLES_FAILED, page.source)
             logger.warning("%s: no article text found in %s", page.source, page.final_url)
             raise DropItem("no article text", log_level="DEBUG")
         catalog = self.session.catalog
@@ -39,7 +39,8 @@ class DedupPipeline(SessionComponent):
             catalog.remember_urls(identity.canonical_url, identity.aliases)
             # Not a recheck: another URL of an article archived already (in this run, even).
             self.count(
-                summary.ARTICLES_UNCHANGED if page.recheck else summary.ARTICLES_ALREADY_ARCHIVED
+                summary.ARTICLES_UNCHANGED if page.recheck else summary.ARTICLES_ALREADY_ARCHIVED,
+                page.source,
             )
             raise DropItem("unchanged", log_level="DEBUG")
         owner = None if earlier else catalog.text_owner(digest)

@@ -27,7 +27,7 @@ class ExtractionPipeline(SessionComponent):
                 extract_identified, item.body, item.url, item.final_url, item.content_type
             )
         except BrokenProcessPool as exc:  # a worker killed by the OS (OOM): count, go on
-            self.count(summary.ARTICLES_FAILED)
+            self.count(summary.ARTICLES_FAILED, item.source)
             logger.error("%s: extraction failed for %s: %r", item.source, item.final_url, exc)
             raise DropItem(f"extraction failed: {exc!r}", log_level="DEBUG") from exc
         return ExtractedPage(item, article, identity)

@@ -111,7 +111,7 @@ class StorePipeline(SessionComponent):
             )
             if item.demotes is not None:
                 records.append(self._demote(item.demotes, records[0]))
-                self.count(summary.ARTICLES_DUPLICATE)
+                self.count(summary.ARTICLES_DUPLICATE, item.page.source)
         except ArchiveError as exc:
             self.stop_run(exc)
             raise DropItem(str(exc)) from exc
@@ -122,7 +122,7 @@ class StorePipeline(SessionComponent):
             key = summary.ARTICLES_UPDATED
         else:
             key = summary.ARTICLES_NEW
-        self.count(key)
+        self.count(key, item.page.source)
         if len(self._pending) >= self.BATCH_ITEMS:
             self.flush()
         return records[0]

@@ -237,6 +237,28 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+STORY = (
+    "<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
+    + "<p>The council met on Tuesday evening to discuss story number {n} at length, and the "
+    "members agreed after a long debate that the matter deserved another hearing next week.</p>"
+    * 3
+    + "</article></body></html>"
+)
+
+
+def story_page(n: int) -> tuple[str, bytes]:
+    """A `LocalSite` page: a short news article, its text unique to `n`."""
+    return "text/html", STORY.format(n=n).encode()
+
+
+def story_feed(base: str, numbers: range) -> tuple[str, bytes]:
+    """A `LocalSite` page: an RSS feed listing `base`/story/`n`.html for each of `numbers`."""
+    items = "".join(
+        f"<item><title>Story {n}</title><link>{base}/story/{n}.html</link></item>" for n in numbers
+    )
+    return "application/rss+xml", f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+
+
 def sitemap_index(base: str, *paths: str) -> tuple[str, bytes]:
     """A `LocalSite` page: a sitemap index listing `base` + each of `paths`."""
     children = "".join(f"<sitemap><loc>{base}{path}</loc></sitemap>" for path in paths)

@@ -12,6 +12,7 @@ from support import newsarchive, records_of, write_config
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from crawler.sample_server import SampleSite
+from crawler.summary import EXIT_UNAVAILABLE
 
 
 def test_bad_config_exits_2_with_one_line_naming_file_line_and_key(tmp_path: Path) -> None:
@@ -47,8 +48,12 @@ def test_second_crawl_on_a_locked_archive_exits_75(site: SampleSite, tmp_path: P
     archive.mkdir()
     with ArchiveLock(ArchiveLayout(archive).lock_path):
         result = newsarchive("crawl", "--config", config)
+        as_json = newsarchive("crawl", "--config", config, "--json")
     assert result.returncode == 75
     assert "locked" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert as_json.returncode == 75, "monitoring reads one JSON line even then"
+    assert as_json.summary()["outcome"] == "locked" and as_json.summary()["exit_code"] == 75
+    assert len(as_json.stdout.splitlines()) == 1
     assert not (archive / "warc").exists() and not (archive / "records").exists()
 
 
@@ -57,7 +62,7 @@ def test_private_addresses_are_refused_by_default(site: SampleSite, tmp_path: Pa
     config = write_config(tmp_path / "sources.toml", site, archive, allow_private=False)
     before = site.hits("herald", "/atom.xml")
     result = newsarchive("crawl", "--config", config, "--source", "herald", "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_UNAVAILABLE, "its one feed refused: nothing was reachable"
     summary = result.summary()
     assert summary["feeds_failed"] == summary["feeds_polled"] == 1
     assert summary["articles_new"] == 0

@@ -204,7 +204,16 @@ GOOD_SOURCE = '[[source]]\nname = "ok"\nfeeds = ["https://ok.example/rss"]\n'
             "[crawl]\nuser_agent = 'x'\nconcurency = 4\n" + GOOD_SOURCE,
             "sources.toml:3: crawl.concurency: unknown key (expected one of: user_agent, "
             "obey_robots, concurrency, delay, timeout, max_page_bytes, allow_private_addresses, "
-            "recheck_window)",
+            "recheck_window, retry_attempts, retry_after)",
+        ),
+        (
+            "[crawl]\nretry_attempts = 0\n" + GOOD_SOURCE,
+            "sources.toml:2: crawl.retry_attempts: must be positive, got 0",
+        ),
+        (
+            '[crawl]\nretry_after = "soon"\n' + GOOD_SOURCE,
+            "sources.toml:2: crawl.retry_after: bad duration 'soon' "
+            '(use forms like "48h", "30m", "7d", "1h30m")',
         ),
         (
             "[crwal]\ndelay = 1\n" + GOOD_SOURCE,

@@ -277,9 +277,14 @@ def test_second_run_on_unchanged_site_writes_no_record(history: History) -> None
     assert not_modified, "a 304 is archived as a server-not-modified revisit"
 
 
-def test_an_article_that_failed_transiently_is_tried_again_next_run(history: History) -> None:
-    # The 500 made the daily feed's validators be forgotten: no 304 hides the entry next time.
-    assert history.broken_hits["again"] > history.broken_hits["first"]
+def test_a_failed_article_waits_on_the_retry_list_and_its_feed_stays_conditional(
+    history: History,
+) -> None:
+    # The 500 puts the page on the retry list (next try in an hour): not fetched again at once,
+    # and its feed keeps its validators (the second run got only 304s from unchanged feeds).
+    assert history.broken_hits["again"] == history.broken_hits["first"] > 0
+    again = history.runs["again"].summary()
+    assert again["feeds_not_modified"] == again["feeds_polled"] - again["feeds_failed"]
 
 
 def test_second_generation_adds_a_version_and_the_new_articles(history: History) -> None:

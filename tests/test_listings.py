@@ -13,39 +13,25 @@ from support import (
     records_of,
     serve,
     sitemap_index,
+    story_feed,
+    story_page,
 )
-
-ARTICLE = (
-    "<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
-    + "<p>The council met on Tuesday evening to discuss story number {n} at length, and the "
-    "members agreed after a long debate that the matter deserved another hearing next week.</p>"
-    * 3
-    + "</article></body></html>"
-)
-
 
 LONG_PATH = "/" + "long-" * 500
-
-
-def _rss(base: str, numbers: range) -> tuple[str, bytes]:
-    items = "".join(
-        f"<item><title>Story {n}</title><link>{base}/story/{n}.html</link></item>" for n in numbers
-    )
-    return "application/rss+xml", f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
 
 
 def test_failed_listings_end_the_crawl_and_good_ones_are_fetched(tmp_path: Path) -> None:
     with serve(LocalSite()) as site:
         base = site.base_url
-        site.pages["/good.xml"] = _rss(base, range(40))
+        site.pages["/good.xml"] = story_feed(base, range(40))
         # A feed whose server asks for no Referer on the links it lists.
-        site.pages["/private.xml"] = _rss(base, range(40, 45))
+        site.pages["/private.xml"] = story_feed(base, range(40, 45))
         site.headers["/private.xml"] = {"Referrer-Policy": "no-referrer"}
         # Scrapy dropped URLs over 2,083 characters without a callback or errback: the crawl
         # then waited for that listing forever.
         site.pages["/index.xml"] = sitemap_index(base, "/missing-child.xml", LONG_PATH)
         for n in range(45):
-            site.pages[f"/story/{n}.html"] = ("text/html", ARTICLE.format(n=n).encode())
+            site.pages[f"/story/{n}.html"] = story_page(n)
         feeds = [
             f"{base}/good.xml",
             f"{base}/private.xml",

@@ -45,13 +45,16 @@ def test_reindex_rebuilds_what_the_crawl_wrote(crawled: Crawled, tmp_path: Path)
     assert catalog_rows(archive, "runs") == set(), "a deleted catalog's run history is gone"
 
 
-def test_reindex_keeps_the_run_history_of_a_readable_catalog(
+def test_reindex_keeps_the_run_history_and_retry_list_of_a_readable_catalog(
     crawled: Crawled, tmp_path: Path
 ) -> None:
     archive, _ = copy_of(crawled, tmp_path)
     runs = catalog_rows(archive, "runs")
+    retries = catalog_rows(archive, "retries")
+    assert retries, "the sample site's broken pages are on the retry list"
     assert newsarchive("reindex", "--archive-dir", archive).returncode == 0
     assert catalog_rows(archive, "runs") == runs
+    assert catalog_rows(archive, "retries") == retries
 
 
 @pytest.mark.parametrize("reindex", [True, False], ids=["reindexed", "catalog-just-deleted"])

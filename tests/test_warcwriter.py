@@ -330,3 +330,41 @@ def test_recovery_closes_a_crashed_writers_file_without_its_torn_tail(tmp_path: 
     assert recovered.name == leftover.name.removesuffix(".open")
     assert recovered.read_bytes() == whole
     assert [r[0] for r in read_records(recovered)] == ["warcinfo"] + ["request", "response"] * 2
+
+
+def test_a_new_writer_goes_on_with_the_last_file_until_it_is_full(tmp_path: Path) -> None:
+    sessions = []
+    for _ in range(3):
+        with WarcWriter(tmp_path, max_bytes=3000) as writer:
+            sessions.append(writer.write_exchange(exchange(body=os.urandom(800))))
+    first, second, third = sessions
+    assert first.filename == second.filename, "appended to, not a file per session"
+    assert third.filename != first.filename, "full: the next session starts a new file"
+    assert [path.name for path in warc_files(tmp_path)] == [first.filename, third.filename]
+    records = read_records(tmp_path / first.filename)
+    types = [rec_type for rec_type, *_ in records]
+    assert types == ["warcinfo", "request", "response"] * 2, "a warcinfo opens each session"
+    for location in (first, second):  # earlier sessions' records stay where they were
+        with (tmp_path / location.filename).open("rb") as file:
+            file.seek(location.offset)
+            record = next(iter(ArchiveIterator(file)))
+            assert record.rec_headers.get_header("WARC-Record-ID") == location.record_id
+
+
+def test_a_crash_while_appending_keeps_what_earlier_sessions_wrote(tmp_path: Path) -> None:
+    with WarcWriter(tmp_path) as writer:
+        kept = writer.write_exchange(exchange())
+    (closed,) = warc_files(tmp_path)
+    before = closed.read_bytes()
+    writer = WarcWriter(tmp_path)
+    writer.write_exchange(exchange())  # the process dies here: the file is left open
+    (left_open,) = warc_files(tmp_path)
+    assert left_open.name == closed.name + ".open"
+    left_open.write_bytes(left_open.read_bytes() + b"\x1f\x8b\x08torn")
+
+    (recovered,) = recover_unclosed(tmp_path)
+
+    assert recovered == closed and recovered.read_bytes().startswith(before)
+    types = [rec_type for rec_type, *_ in read_records(recovered)]
+    assert types == ["warcinfo", "request", "response"] * 2
+    assert kept.offset + kept.length <= len(before)

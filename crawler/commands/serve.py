@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         from crawler.status import source_status
 
         config = load_config(args.config, archive_dir=args.archive_dir)
-        sources_info = lambda: [s.as_dict() for s in source_status(config)]  # noqa: E731
+        sources_info = lambda: [s.as_dict() for s in source_status(config).sources]  # noqa: E731
     app = create_app(layout, token=token, sources_info=sources_info)
     print(f"serving {layout.root} on http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

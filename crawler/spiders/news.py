@@ -22,10 +22,9 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
-from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from archive.catalog import Validators
+from archive.catalog import Retry, RetryPolicy, Validators
 from archive.errors import ArchiveError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
@@ -114,9 +113,9 @@ class NewsSpider(scrapy.Spider):
             crawler.signals.connect(spider._wake.set, signal=freed)
         return spider
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, source: str) -> None:
         assert self.crawler.stats is not None
-        summary.count(self.crawler.stats, key)
+        summary.count(self.crawler.stats, key, source)
 
     async def start(self) -> AsyncIterator[Request]:
         """Every listing first; then listed articles, one whenever the engine has room for it.
@@ -130,17 +129,19 @@ class NewsSpider(scrapy.Spider):
                 request = self._listing_request(source, url, kind)
                 if request is not None:
                     yield request
+        self._entries.extend(self._due_retries())
         engine = self.crawler.engine
         assert engine is not None
         while self._entries or self._listings_open:
             if self._entries and not engine.needs_backout():
+                waiting = self._entries.popleft()
                 try:
-                    request = self._article_request(*self._entries.popleft())
+                    request = self._article_request(*waiting)
                 except ArchiveError as exc:
                     stop_run(self.crawler, exc)
                     return
                 except Exception:  # a bug in one entry must not end every later one
-                    self._count(summary.ARTICLES_FAILED)
+                    self._count(summary.ARTICLES_FAILED, waiting[0].name)
                     logger.exception("cannot request a listed article")
                     continue
                 if request is not None:
@@ -190,9 +191,9 @@ class NewsSpider(scrapy.Spider):
         meta = response.meta
         source = self.session.source(meta["source"])
         polled, not_modified, failed = summary.LISTING_COUNTERS[meta["kind"]]
-        self._count(polled)
+        self._count(polled, source.name)
         if response.status == 304:
-            self._count(not_modified)
+            self._count(not_modified, source.name)
             return
         children: tuple[str, ...] = ()
         workers = self.session.workers
@@ -212,7 +213,7 @@ class NewsSpider(scrapy.Spider):
             kind = "sitemap" if sitemap.index else "article"
             self._rejected(source, meta["listing"], sitemap.rejected, kind)
         if error:
-            self._count(failed)
+            self._count(failed, source.name)
             logger.warning(
                 "%s: %s %s failed: %s (%d entries recovered)",
                 source.name,
@@ -241,10 +242,10 @@ class NewsSpider(scrapy.Spider):
         as a listing that failed, an article as an article that failed."""
         for url in urls:
             if kind == "sitemap":
-                self._count(summary.SITEMAPS_POLLED)
-                self._count(summary.SITEMAPS_FAILED)
+                self._count(summary.SITEMAPS_POLLED, source.name)
+                self._count(summary.SITEMAPS_FAILED, source.name)
             else:
-                self._count(summary.ARTICLES_FAILED)
+                self._count(summary.ARTICLES_FAILED, source.name)
             logger.warning("%s: %s lists an unparsable %s URL %r", source.name, listing, kind, url)
 
     def _listing_closed(self) -> None:
@@ -255,8 +256,8 @@ class NewsSpider(scrapy.Spider):
         self._listing_closed()
         request = failure.request  # type: ignore[attr-defined]
         polled, _, failed = summary.LISTING_COUNTERS[request.meta["kind"]]
-        self._count(polled)
-        self._count(failed)
+        self._count(polled, request.meta["source"])
+        self._count(failed, request.meta["source"])
         logger.warning(
             "%s: %s %s failed: %s",
             request.meta["source"],
@@ -277,10 +278,10 @@ class NewsSpider(scrapy.Spider):
                 ip, allow_private=self.session.config.crawl.allow_private_addresses
             )
             if reason:
-                self._count(summary.ARTICLES_REFUSED)
+                self._count(summary.ARTICLES_REFUSED, source.name)
                 logger.warning("%s: refused %s: %s", source.name, entry.url, reason)
             else:
-                self._count(summary.ARTICLES_OFF_SITE)
+                self._count(summary.ARTICLES_OFF_SITE, source.name)
                 logger.info("%s: skipped off-site %s", source.name, entry.url)
             return None
         url = canonical_url(entry.url)
@@ -288,6 +289,10 @@ class NewsSpider(scrapy.Spider):
             return None
         self._requested.add(url)
         catalog = self.session.catalog
+        retry = catalog.retry(url)
+        if retry is not None and (retry.next_attempt is None or retry.next_attempt > self.started):
+            self._count(summary.ARTICLES_DEFERRED, source.name)
+            return None
         known = catalog.canonical_for(url)
         archived = catalog.article(known) if known else None
         meta: dict[str, Any] = {
@@ -295,13 +300,15 @@ class NewsSpider(scrapy.Spider):
             "kind": "article",
             "listing": listing,
             "entry": entry,
+            "requested": url,
+            "retrying": retry is not None,
         }
         headers: dict[str, str] = {}
         if referrer:
             headers["Referer"] = referrer
         if archived is not None:
             if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
-                self._count(summary.ARTICLES_ALREADY_ARCHIVED)
+                self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
@@ -317,20 +324,27 @@ class NewsSpider(scrapy.Spider):
     def parse_article(self, response: Response) -> Iterator[FetchedPage]:
         meta = response.meta
         archived = meta.get("recheck")
-        if archived is not None and (
+        unchanged = archived is not None and (
             response.status == 304 or meta["warc"].payload_digest == archived.payload_digest
-        ):
+        )
+        content_type = header_text(response, "Content-Type")
+        if not unchanged and not is_html(content_type):
+            self._count(summary.ARTICLES_FAILED, meta["source"])
+            logger.warning(
+                "%s: not an HTML page (%s): %s%s",
+                meta["source"],
+                content_type,
+                response.url,
+                self._retry_later(meta, f"not an HTML page ({content_type})"),
+            )
+            return
+        if meta["retrying"]:
+            self.session.catalog.succeeded(meta["requested"])
+        if archived is not None and unchanged:
             self.session.catalog.mark_checked(
                 archived.canonical_url, meta["fetched_at"], validators_of(response)
             )
-            self._count(summary.ARTICLES_UNCHANGED)
-            return
-        content_type = header_text(response, "Content-Type")
-        if not is_html(content_type):
-            self._count(summary.ARTICLES_FAILED)
-            logger.warning(
-                "%s: not an HTML page (%s): %s", meta["source"], content_type, response.url
-            )
+            self._count(summary.ARTICLES_UNCHANGED, meta["source"])
             return
         entry: Entry = meta["entry"]
         yield FetchedPage(
@@ -356,35 +370,50 @@ class NewsSpider(scrapy.Spider):
             key = summary.ARTICLES_REFUSED
         else:
             key = summary.ARTICLES_FAILED
-            if self._transient(failure):
-                self._relist(request.meta["listing"])
-        self._count(key)
+        self._count(key, request.meta["source"])
+        reason = self._reason(failure)
+        retry = "" if key == summary.ARTICLES_OFF_SITE else self._retry_later(request.meta, reason)
         logger.warning(
-            "%s: article %s %s: %s",
+            "%s: article %s %s: %s%s",
             request.meta["source"],
             request.url,
             key.removeprefix("articles_"),
-            self._reason(failure),
+            reason,
+            retry,
         )
 
-    def _transient(self, failure: Failure) -> bool:
-        """What Scrapy itself would retry: worth another try on the next poll."""
-        settings = self.crawler.settings
-        if failure.check(HttpError):
-            status = failure.value.response.status  # type: ignore[union-attr]
-            return status in settings.getlist("RETRY_HTTP_CODES")
-        retried = tuple(
-            load_object(name) if isinstance(name, str) else name
-            for name in settings.getlist("RETRY_EXCEPTIONS")
-        )
-        return failure.check(*retried) is not None
+    def _due_retries(self) -> Iterator[tuple[Source, Entry, str, str | None]]:
+        """The articles of this run's sources whose next try is due, as listed entries: they are
+        tried whether or not their listing changed (a 304 keeps its validators)."""
+        names = [source.name for source in self.session.sources]
+        for retry in self.session.catalog.due_retries(names, self.started):
+            entry = Entry(retry.entry_url, retry.title, retry.published)
+            yield self.session.source(retry.source), entry, retry.listing, None
 
-    def _relist(self, listing: str) -> None:
-        """Forget the listing's validators, so the next poll is a full GET that lists the entry
-        again instead of a 304 that would hide it until the feed changes."""
-        self.session.catalog.set_feed_validators(
-            listing, Validators(etag=None, last_modified=None), datetime.now(UTC)
+    def _retry_later(self, meta: dict[str, Any], reason: str) -> str:
+        """Put a failed article on the retry list (a recheck is archived already: its next
+        listing rechecks it); the log line's tail that says when it is tried again."""
+        if "recheck" in meta:
+            return ""
+        entry: Entry = meta["entry"]
+        failure = Retry(
+            url=meta["requested"],
+            source=meta["source"],
+            listing=meta["listing"],
+            entry_url=entry.url,
+            title=entry.title,
+            published=entry.published,
+            attempts=0,
+            last_error=reason,
+            next_attempt=None,
         )
+        crawl = self.session.config.crawl
+        policy = RetryPolicy(crawl.retry_attempts, crawl.retry_after)
+        retry = self.session.catalog.failed(failure, datetime.now(UTC), policy)
+        if retry.next_attempt is None:
+            return f" (try {retry.attempts} of {policy.attempts}: given up)"
+        when = retry.next_attempt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f" (try {retry.attempts} of {policy.attempts}, next after {when})"
 
     @staticmethod
     def _reason(failure: Failure) -> str:
