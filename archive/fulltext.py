@@ -64,6 +64,11 @@ SCHEMA = (
     )""",
 )
 CJK_TABLE = "CREATE VIRTUAL TABLE search_cjk USING fts5(title, text, tokenize='trigram')"
+# Which record each duplicate names (`duplicate_of`), so its original finds its copies by index.
+DUPLICATES_TABLE = (
+    "CREATE TABLE search_duplicates (id TEXT PRIMARY KEY, duplicate_of TEXT NOT NULL)",
+    "CREATE INDEX search_duplicates_of ON search_duplicates (duplicate_of)",
+)
 
 _DOC_COLUMNS = (
     "id, canonical_url, version, latest, duplicate, source, "
@@ -123,6 +128,10 @@ class FullTextIndex:
             if "search_cjk" not in tables and empty:
                 db.execute(CJK_TABLE)
             self._cjk = "search_cjk" in tables or empty
+            if "search_duplicates" not in tables and empty:
+                for statement in DUPLICATES_TABLE:
+                    db.execute(statement)
+            self._duplicates = "search_duplicates" in tables or empty
             if fill_titles:  # a catalog from before `search_title`
                 db.execute(_FILL_TITLES)
                 db.execute("INSERT INTO search_title (search_title) VALUES ('optimize')")
@@ -147,6 +156,7 @@ class FullTextIndex:
         )
         self._db.execute("INSERT INTO search_title (rowid, title) VALUES (?, ?)", (rowid, title))
         self._add_cjk([(rowid, record)])
+        self._add_duplicates([record])
         self._db.execute(
             "UPDATE search_docs SET latest = 0 WHERE canonical_url = ? AND version < ? AND latest",
             (canonical, version),
@@ -165,6 +175,13 @@ class FullTextIndex:
         rows = [row for row in texts if CJK.search(row[1]) or CJK.search(row[2])]
         self._db.executemany("INSERT INTO search_cjk (rowid, title, text) VALUES (?, ?, ?)", rows)
 
+    def _add_duplicates(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Remember whose text each duplicate among `records` repeats (newly indexed records)."""
+        if not self._duplicates:
+            return
+        rows = [(r["id"], r["duplicate_of"]) for r in records if r.get("duplicate_of")]
+        self._db.executemany("INSERT OR IGNORE INTO search_duplicates VALUES (?, ?)", rows)
+
     def _tables(self) -> tuple[str, ...]:
         return _FTS_TABLES if self._cjk else _FTS_TABLES[:-1]
 
@@ -182,6 +199,8 @@ class FullTextIndex:
             self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
         if self._cjk:
             self._db.execute("DELETE FROM search_cjk")
+        if self._duplicates:
+            self._db.execute("DELETE FROM search_duplicates")
 
     def optimize(self) -> None:
         """Merge the FTS5 segments into one: slower to write, faster to search. After a rebuild."""
@@ -222,6 +241,7 @@ class FullTextIndex:
                 )
             }
             self._add_cjk((rowid, r) for rowid, r, _ in numbered if rowid in new)
+            self._add_duplicates(r for rowid, r, _ in numbered if rowid in new)
             count += len(chunk)
         self._db.execute(
             "UPDATE search_docs AS d SET latest = 0 WHERE latest AND EXISTS (SELECT 1 FROM "

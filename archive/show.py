@@ -3,9 +3,8 @@ version of its article, the records that duplicate it or that it duplicates, and
 WARC file its bytes lie.
 
 Everything is found through the catalog's search index (opened read-only, as `query` does) and
-read back from the records by offset. Records duplicating this one are found by reading the
-duplicate records (the index flags them but does not say whose text they share): a cost that
-grows with the duplicates in the archive, not with its size.
+read back from the records by offset. Records duplicating this one are found through the
+index's table of duplicates (on a catalog from before it, by reading the duplicate records).
 """
 
 from __future__ import annotations
@@ -70,7 +69,15 @@ def find_article(db: sqlite3.Connection, key: str) -> Article:
 
 
 def duplicates_of(db: sqlite3.Connection, records_dir: Path, record_id: str) -> list[Hit]:
-    """The records whose text duplicates record `record_id`'s (`duplicate_of` names it)."""
+    """The records whose text duplicates record `record_id`'s (`duplicate_of` names it).
+
+    Looked up in the index's `search_duplicates` table; a catalog from before it (until
+    `reindex`) has the duplicate records read instead, a cost that grows with the duplicates.
+    """
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_duplicates'").fetchone():
+        return hits_where(
+            db, "id IN (SELECT id FROM search_duplicates WHERE duplicate_of = ?)", (record_id,)
+        )
     candidates = sorted(
         hits_where(db, "duplicate", ()), key=lambda hit: (hit.location.file, hit.location.offset)
     )

@@ -9,8 +9,9 @@ from archives import bulk_records, expected, record, store_records
 
 from archive.fulltext import FullTextIndex, utc_timestamp
 from archive.layout import ArchiveLayout
-from archive.query import RANK_WINDOW, Filters, find, open_catalog, read_lines
+from archive.query import RANK_WINDOW, Filters, find, open_catalog, read_lines, reading_catalog
 from archive.records import located_records
+from archive.show import duplicates_of
 
 
 def search(layout: ArchiveLayout, **filters: object) -> list[str]:
@@ -132,3 +133,26 @@ def test_a_search_within_titles_ranks_by_the_titles_alone(tmp_path: Path) -> Non
     db.close()
     assert search(layout, search="title:election") == by_title
     assert search(layout, search="title:elect*", include_duplicates=True) == by_title
+
+
+def test_an_original_finds_its_copies_by_index_and_on_an_older_catalog(tmp_path: Path) -> None:
+    """`show` lists a record's copies from the index's table of duplicates; a catalog from
+    before that table (until `reindex`) gets the same answer by reading the duplicates."""
+    layout = store_records(
+        tmp_path,
+        [
+            record(1, id="orig"),
+            record(2, id="copy", duplicate_of="orig", text=None),
+            record(3, id="other", duplicate_of="elsewhere", text=None),
+        ],
+    )
+    with reading_catalog(layout) as db:
+        assert [hit.id for hit in duplicates_of(db, layout.records_dir, "orig")] == ["copy"]
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM search_duplicates WHERE duplicate_of = 'orig'"
+        ).fetchall()
+        assert any("search_duplicates_of" in str(row) for row in plan)
+    with sqlite3.connect(layout.catalog_path) as db:
+        db.execute("DROP TABLE search_duplicates")
+    with reading_catalog(layout) as db:
+        assert [hit.id for hit in duplicates_of(db, layout.records_dir, "orig")] == ["copy"]
