@@ -343,3 +343,14 @@ def test_duplicates_are_shown_both_ways(app: str, archive: Path, browser: WebDri
     link.click()
     shown = browser.find_element(By.ID, "duplicates").text
     assert str(copy["url"]) in shown
+
+
+def test_with_its_config_the_dashboard_shows_schedules_and_retry_lists(archive: Path) -> None:
+    with _serving(archive, "--config", str(archive.parent / "sources.toml")) as base:
+        code, _, body = _get(base + "/api/sources")
+        page = _get(base + "/sources")[2].decode()
+    assert code == 200
+    daily = next(s for s in json.loads(body)["sources"] if s["source"] == "daily")
+    assert daily["schedule"] and daily["outcome"] == "finished"
+    assert daily["retries"]["waiting"] > 0, "the sample site's 404 and 500 pages wait for a retry"
+    assert f"{daily['retries']['waiting']} waiting" in page and daily["schedule"] in page
