@@ -17,6 +17,7 @@ much less (the load average is printed with them); peak RSS is that of the real 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -143,8 +145,9 @@ def synthetic_records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
                 "filename": f"bench-{fetched:%Y%m%d}.warc.gz",
                 "offset": n * 4096,
                 "length": 4000,
-                "record_id": f"<urn:uuid:{n:032x}>",
-                "payload_digest": f"sha1:{n:032X}",
+                "record_id": f"<urn:uuid:{uuid.UUID(int=n)}>",
+                # Base32 of 20 bytes, as a real digest is: readers check records against the schema.
+                "payload_digest": "sha1:" + base64.b32encode(n.to_bytes(20, "big")).decode(),
             },
         }
 
