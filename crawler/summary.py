@@ -40,6 +40,8 @@ EXIT_UNAVAILABLE = 69
 """`crawl` exit code when every feed and sitemap polled failed (sysexits' EX_UNAVAILABLE): the
 outlets were unreachable or broken, which monitoring must see even though nothing else failed."""
 ALL_FEEDS_FAILED = "every feed failed"
+# Articles a run stored or found unchanged: listings that gave these did not all fail.
+ARCHIVED_COUNTERS = (ARTICLES_NEW, ARTICLES_UPDATED, ARTICLES_DUPLICATE, ARTICLES_UNCHANGED)
 
 
 def count(stats: StatsCollector, key: str, source: str | None = None, n: int = 1) -> None:
@@ -60,10 +62,12 @@ def per_source(stats: dict[str, Any], names: list[str]) -> dict[str, dict[str, i
 
 
 def all_feeds_failed(counts: dict[str, Any]) -> bool:
-    """Whether every listing polled (feed, sitemap, child sitemap) failed: an outage."""
+    """Whether every listing polled (feed, sitemap, child sitemap) failed and no article came of
+    them: an outage. A malformed feed whose recovered entries were archived is not one."""
     polled = int(counts.get(FEEDS_POLLED, 0)) + int(counts.get(SITEMAPS_POLLED, 0))
     failed = int(counts.get(FEEDS_FAILED, 0)) + int(counts.get(SITEMAPS_FAILED, 0))
-    return polled > 0 and failed == polled
+    archived = sum(int(counts.get(key, 0)) for key in ARCHIVED_COUNTERS)
+    return polled > 0 and failed == polled and archived == 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,6 @@ class Summary:
             f"{self.articles_failed} failed, {self.articles_refused} refused, "
             f"{self.articles_off_site} off-site, "
             f"{self.articles_already_archived} already archived, "
-            f"{self.articles_deferred} waiting to be retried; "
+            f"{self.articles_deferred} deferred; "
             f"{self.warc_bytes} WARC bytes in {self.seconds:.1f}s"
         ) + (f"; FAILED: {ALL_FEEDS_FAILED}" if self.outcome == "failed" else "")
