@@ -11,6 +11,7 @@ from support import LocalSite, local_config, newsarchive, serve
 
 from crawler.config import load_config
 from crawler.sample_server import SampleSite
+from crawler.summary import EXIT_UNAVAILABLE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 WEB_PAGE = "this is a web page, not a feed; try `newsarchive discover` on it"
@@ -106,6 +107,6 @@ def test_crawl_of_a_web_page_given_as_a_feed_points_to_discover(
         f'[[source]]\nname = "daily"\nfeeds = ["{site.url("daily", "/")}"]\n',
     )
     crawl = newsarchive("crawl", "--config", config, "--json")
-    assert crawl.returncode == 0, crawl.stderr
+    assert crawl.returncode == EXIT_UNAVAILABLE, crawl.stderr  # its only feed failed
     assert crawl.summary()["feeds_failed"] == 1
     assert WEB_PAGE in crawl.stderr

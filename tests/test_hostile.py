@@ -27,6 +27,8 @@ from support import (
     warc_records,
 )
 
+from crawler.summary import EXIT_UNAVAILABLE
+
 ARTICLE = (
     "<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
     + "<p>The harbour board met on Monday to weigh story number {n}, and after a long and "
@@ -46,8 +48,11 @@ def story(n: int) -> tuple[str, bytes]:
     return "text/html", ARTICLE.format(n=n).encode()
 
 
-def crawl(tmp_path: Path, feeds: list[str], *options: str, timeout: float = 2) -> CliResult:
-    """`newsarchive crawl --json` of one source listing `feeds` (every host on 127.0.0.1)."""
+def crawl(
+    tmp_path: Path, feeds: list[str], *options: str, timeout: float = 2, exit_code: int = 0
+) -> CliResult:
+    """`newsarchive crawl --json` of one source listing `feeds` (every host on 127.0.0.1),
+    which must exit with `exit_code`."""
     config = local_config(
         tmp_path / "crawl.toml",
         tmp_path / "archive",
@@ -56,7 +61,7 @@ def crawl(tmp_path: Path, feeds: list[str], *options: str, timeout: float = 2) -
         timeout=timeout,
     )
     result = newsarchive("crawl", "--config", config, "--json", *options, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_code, result.stderr
     return result
 
 
@@ -180,10 +185,12 @@ def test_huge_robots_txt_is_read_to_500_kib_only(tmp_path: Path) -> None:
 def test_unreachable_outlet_logs_one_line_per_event(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{closed_port()}"
     feeds = [f"{base}/news.xml", f"{base}/world.xml"]
-    result = crawl(tmp_path, feeds, timeout=1)
+    # every feed failed and nothing was archived: an outage, which monitoring sees
+    result = crawl(tmp_path, feeds, timeout=1, exit_code=EXIT_UNAVAILABLE)
     assert (result.summary()["feeds_polled"], result.summary()["feeds_failed"]) == (2, 2)
     lines = assert_one_line_per_event(result.stderr)
     # robots.txt unreachable, then each feed refused for it
     assert len(lines) == 3, result.stderr
     assert sum(feed in line for feed in feeds for line in lines) == 2
-    assert crawl(tmp_path, feeds, "--quiet", timeout=1).stderr == "", "-q: errors only"
+    quiet = crawl(tmp_path, feeds, "--quiet", timeout=1, exit_code=EXIT_UNAVAILABLE)
+    assert quiet.stderr == "", "-q: errors only"
