@@ -2,7 +2,7 @@
 their feed keeps its conditional GET throughout.
 
 One feed on 127.0.0.1 lists a story that is there, one that is missing (404), one on a port
-nobody listens on (refused connection, which Scrapy retries: transient) and one robots.txt
+nobody listens on (its robots.txt cannot be read, so it is refused) and one robots.txt
 forbids. Four runs of the real `newsarchive crawl`, with `retry_attempts = 2` and
 `retry_after = "10s"`:
 
@@ -75,7 +75,8 @@ def test_failed_articles_are_retried_with_backoff_then_given_up(tmp_path: Path) 
         first = crawl()
         first_done = time.monotonic()
         assert first["articles_new"] == 1
-        assert first["articles_failed"] == 2 and first["articles_refused"] == 1
+        # the dead link's host has no readable robots.txt: refused, as RFC 9309 says
+        assert first["articles_failed"] == 1 and first["articles_refused"] == 2
         assert site.count("/story/1.html") == 1
 
         site.pages["/feed.xml"] = _feed(base, dead, range(3))
