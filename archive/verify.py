@@ -131,6 +131,11 @@ def _check_warc_file(
                 path.with_name(path.name.removesuffix(OPEN_SUFFIX)), shown, captures, live=False
             )
             return
+        reopened = path.with_name(path.name + OPEN_SUFFIX)
+        if not path.name.endswith(OPEN_SUFFIX) and reopened.exists():
+            # a crawl started meanwhile and appends to this file: its tail is work in progress
+            yield from _check_warc_file(reopened, shown, captures, live=True)
+            return
         raise
     if first:
         yield Problem(shown, "holds no WARC record")

@@ -16,7 +16,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.records import RecordStore, record_validator
 from archive.reindex import rebuild_catalog, reindex_archive
-from archive.verify import Problem, verify_archive
+from archive.verify import Problem, _Captures, _check_warc_file, verify_archive
 from archive.warcwriter import WarcLocation, WarcWriter
 
 BODY = b"<html><body><p>The story, in full.</p></body></html>"
@@ -298,7 +298,7 @@ def test_what_a_running_crawl_is_writing_is_no_problem(tmp_path: Path) -> None:
     last line are work in progress; damage anywhere else is still reported."""
     layout = build_archive(tmp_path / "archive")
     closed = next(layout.warc_dir.glob("*.warc.gz"))
-    writer = WarcWriter(layout.warc_dir)
+    writer = WarcWriter(layout.warc_dir, append=False)  # a file of its own, beside the closed one
     location = writer.write_exchange(exchange(url="http://127.0.0.1:8000/c.html", body=BODY * 3))
     store = RecordStore(layout.records_dir)
     store.append(article_record("c", "http://127.0.0.1:8000/c.html", location))
@@ -317,4 +317,20 @@ def test_what_a_running_crawl_is_writing_is_no_problem(tmp_path: Path) -> None:
         closed.write_bytes(bytes(data))
         assert {p.path for p in verify_archive(layout)} >= {f"warc/{closed.name}"}
     assert f"warc/{live.name}" in {p.path for p in verify_archive(layout)}, "lock gone: a leftover"
+    writer.close()
+
+
+def test_a_closed_file_a_crawl_reopens_meanwhile_is_read_under_its_open_name(
+    tmp_path: Path,
+) -> None:
+    """A crawl starting while verify runs renames the newest closed WARC to `.open` to append
+    to it: verify, having listed the closed name, reads the file under its new name. (The race
+    is reproduced by calling the per-file check with the name listed before the rename.)"""
+    layout = build_archive(tmp_path / "archive")
+    closed = next(layout.warc_dir.glob("*.warc.gz"))
+    writer = WarcWriter(layout.warc_dir)  # reopens the closed file, as a starting crawl does
+    writer.write_exchange(exchange(url="http://127.0.0.1:8000/d.html", body=BODY))
+    assert not closed.exists()
+    problems = list(_check_warc_file(closed, f"warc/{closed.name}", _Captures(), live=False))
+    assert problems == []
     writer.close()
