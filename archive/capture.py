@@ -19,6 +19,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
+from archive.warcwriter import OPEN_SUFFIX
 
 # What a shown body may weigh: the crawl's size cap is 10 MB by default.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -46,10 +47,13 @@ class Capture:
 
 
 def warc_path(layout: ArchiveLayout, filename: str) -> Path:
-    """The WARC file `filename` names, checked to be one of the archive's own WARC files."""
+    """The WARC file `filename` names, checked to be one of the archive's own WARC files (under
+    its unclosed name while a crawl appends to it)."""
     if not _WARC_NAME.match(filename):
         raise ArchiveError(f"not a WARC file name of this archive: {filename!r}")
     path = layout.warc_dir / filename
+    if not path.exists():  # a crawl appending to it has it under its unclosed name
+        path = path.with_name(path.name + OPEN_SUFFIX)
     if path.resolve().parent != layout.warc_dir.resolve():
         raise ArchiveError(f"not a WARC file of this archive: {filename!r}")
     return path
