@@ -67,6 +67,8 @@ class Filters:
     include_duplicates: bool = False
     all_versions: bool = False
     limit: int | None = None
+    newest_first: bool = False
+    """A search's matches newest first rather than best first."""
 
 
 @dataclass(frozen=True)
@@ -301,17 +303,19 @@ def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
     order_params: list[object] = []
     if search is not None:
         sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_search_join(search.index)}"
-        if search.ranked:
+        if search.ranked and not filters.newest_first:
             order = f"bm25({search.index}), {order}"
     if plan.broad and search is not None:
         in_title = f"SELECT rowid FROM {search.index} WHERE {search.index} MATCH ?"
-        order_params.append(f"{{title}} : ({search.match})")
+        title_params: list[object] = [f"{{title}} : ({search.match})"]
         if plan.start is not None:
             where.append("f.rowid >= ?")
             params.append(plan.start)
             in_title += " AND rowid >= ?"
-            order_params.append(plan.start)
-        order = f"f.rowid IN ({in_title}) DESC, d.sort_time DESC, d.id"
+            title_params.append(plan.start)
+        if not filters.newest_first:
+            order = f"f.rowid IN ({in_title}) DESC, d.sort_time DESC, d.id"
+            order_params += title_params
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {order}"

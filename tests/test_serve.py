@@ -354,3 +354,17 @@ def test_with_its_config_the_dashboard_shows_schedules_and_retry_lists(archive: 
     assert daily["schedule"] and daily["outcome"] == "finished"
     assert daily["retries"]["waiting"] > 0, "the sample site's 404 and 500 pages wait for a retry"
     assert f"{daily['retries']['waiting']} waiting" in page and daily["schedule"] in page
+
+
+def test_a_search_pages_best_match_or_newest_first(app: str) -> None:
+    def ids(query: str) -> list[tuple[str, str]]:
+        found = json.loads(_get(f"{app}/api/search?{query}")[2])["results"]
+        return [(r["id"], r["published"] or r["fetched_at"]) for r in found]
+
+    best = ids("q=council")
+    newest = ids("q=council&order=newest")
+    assert sorted(best) == sorted(newest) and len(best) > 2
+    assert [time for _, time in newest] == sorted((time for _, time in newest), reverse=True)
+    everything = ids("order=newest")
+    first, second = ids("order=newest&page=1"), ids("order=newest&page=2")
+    assert first == everything[:20] and (len(everything) <= 20 or second[0] == everything[20])

@@ -269,7 +269,17 @@ class _Views:
         return JSONResponse(self._sources())
 
 
-_FILTER_KEYS = ("q", "source", "language", "since", "until", "duplicates", "versions", "page")
+_FILTER_KEYS = (
+    "q",
+    "source",
+    "language",
+    "since",
+    "until",
+    "duplicates",
+    "versions",
+    "order",
+    "page",
+)
 
 
 def _filters(params: Any, *, limit: int | None) -> Filters:
@@ -285,6 +295,7 @@ def _filters(params: Any, *, limit: int | None) -> Filters:
         include_duplicates=params.get("duplicates") == "on",
         all_versions=params.get("versions") == "on",
         limit=limit,
+        newest_first=params.get("order") == "newest",
     )
 
 
