@@ -5,9 +5,12 @@ Read-only, from the catalog and the folder listing, so it works while a crawl wr
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
@@ -53,7 +56,18 @@ def archive_overview(layout: ArchiveLayout, db: sqlite3.Connection) -> dict[str,
         "runs": [_run(*row) for row in runs],
         "warc_files": [{"name": name, "bytes": size} for name, size in sizes],
         "warc_bytes": sum(size for _, size in sizes),
+        "archive_bytes": _folder_bytes(layout.root),
     }
+
+
+def _folder_bytes(root: Path) -> int:
+    """The bytes of every file below `root` (a file removed meanwhile counts nothing)."""
+    total = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(folder, name)).st_size
+    return total
 
 
 def _run(

@@ -7,6 +7,7 @@ a script, one whose body runs a script that would rewrite the page.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import shutil
@@ -354,6 +355,10 @@ def test_with_its_config_the_dashboard_shows_schedules_and_retry_lists(archive: 
     assert daily["schedule"] and daily["outcome"] == "finished"
     assert daily["retries"]["waiting"] > 0, "the sample site's 404 and 500 pages wait for a retry"
     assert f"{daily['retries']['waiting']} waiting" in page and daily["schedule"] in page
+    errors = daily["last_run"]["counts"]["errors"]
+    assert errors and all(line.startswith("WARNING daily: ") for line in errors), errors
+    assert "warnings and errors in its last run" in page and html.escape(errors[0]) in page
+    assert "bytes in all" in page
 
 
 def test_a_search_pages_best_match_or_newest_first(app: str) -> None:
