@@ -6,11 +6,18 @@ are not on them at all. DuckDB reaches them only through this fsspec file system
 `narchive://` protocol, which implements reading (`ls`, `info`, open for `rb`) and nothing else:
 every write, rename, delete or mkdir fails inside it, and so does any path that resolves (after
 `..` and symlinks) outside the roots it was given.
+
+DuckDB reads one open file from several threads, each seeking and then reading through the
+same Python object: a shared position would let one thread's seek move another's read (short
+reads, "ZSTD Decompression failure"). So each thread keeps its own position (`_PositionalFile`)
+and reads with `os.pread`, which never touches a shared offset.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,4 +74,55 @@ class ReadOnlyFileSystem(AbstractFileSystem):
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if mode != "rb":
             raise PermissionError(f"{path}: the archive is read-only")
-        return self._local._open(self._inside(path), mode="rb")
+        return _PositionalFile(self._inside(path))
+
+
+class _PositionalFile(io.RawIOBase):
+    """A file open for reading whose position is each thread's own (see the module docstring)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self._size = os.fstat(self._fd).st_size
+        self._position = threading.local()
+
+    def _at(self) -> int:
+        return int(getattr(self._position, "offset", 0))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at(), io.SEEK_END: self._size}[whence]
+        self._position.offset = base + offset
+        return self._position.offset
+
+    def tell(self) -> int:
+        return self._at()
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._at()
+        wanted = self._size - start if size is None or size < 0 else size
+        chunks: list[bytes] = []
+        while wanted > 0:
+            chunk = os.pread(self._fd, wanted, start)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            start += len(chunk)
+            wanted -= len(chunk)
+        self._position.offset = start
+        return b"".join(chunks)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()

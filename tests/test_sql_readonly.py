@@ -20,6 +20,7 @@ from support import newsarchive
 from archive.columnar import compact_archive
 from archive.errors import UsageError
 from archive.layout import ArchiveLayout
+from archive.readonlyfs import ReadOnlyFileSystem, readonly_url
 from archive.sql import open_views, run_sql
 from crawler.sample_server import SampleSite
 
@@ -171,3 +172,23 @@ def test_output_outside_the_archive_still_works(archive: Path, tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert out.read_text().startswith("id\n")
+
+
+def test_threads_reading_one_file_through_the_read_only_file_system_agree(tmp_path: Path) -> None:
+    """DuckDB reads one file from several threads, each seeking then reading on one handle: a
+    shared position mixed their reads ("ZSTD Decompression failure" on `latest` at 1M records)."""
+    twin = tmp_path / "twin.parquet"
+    duckdb.execute(
+        f"COPY (SELECT i AS id, repeat('x', 200) || i AS text FROM range(300000) t(i)) "
+        f"TO '{twin}' (FORMAT parquet, ROW_GROUP_SIZE 5000, COMPRESSION zstd)"
+    )
+    query = (
+        "SELECT count(*), sum(length(a.text)) FROM read_parquet('{0}') a "
+        "ANTI JOIN (SELECT id + 7 AS id FROM read_parquet('{0}')) b USING (id)"
+    )
+    expected = duckdb.execute(query.format(twin)).fetchall()
+    for _ in range(6):
+        con = duckdb.connect(config={"threads": 4})
+        con.register_filesystem(ReadOnlyFileSystem([tmp_path]))
+        assert con.execute(query.format(readonly_url(twin))).fetchall() == expected
+        con.close()
