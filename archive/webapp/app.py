@@ -104,7 +104,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: _error_page, NewsarchiveError: _archive_error},
+        exception_handlers={HTTPException: _error_page, NewsarchiveError: _error_page},
     )
 
 
@@ -214,13 +214,18 @@ class _Views:
             {"old": old, "new": new, "changes": changes, "versions": list(records.values())},
         )
 
-    def record_json(self, request: Request) -> Response:
-        record_id = request.path_params["id"]
+    def _record(self, record_id: str) -> tuple[Hit, bytes]:
+        """Record `record_id` as the index knows it, and its JSON line: what the record and
+        capture routes need, without the versions and duplicates of an article page."""
         with reading_catalog(self.layout) as db:
             article = find_article(db, record_id)
-        if article.asked.id != record_id:
+        if article.asked.id != record_id:  # found by URL: these routes take record ids only
             raise NotFoundError(f"no archived record {record_id!r}")
-        line = next(read_lines(self.layout.records_dir, [article.asked]))
+        return article.asked, next(read_lines(self.layout.records_dir, [article.asked]))
+
+    def record_json(self, request: Request) -> Response:
+        record_id = request.path_params["id"]
+        _, line = self._record(record_id)
         return Response(
             line,
             media_type="application/json",
@@ -228,8 +233,8 @@ class _Views:
         )
 
     def _capture(self, record_id: str) -> tuple[dict[str, Any], Capture]:
-        found = self._article(record_id)
-        return found, read_capture(self.layout, found["record"].get("warc") or {})
+        record = json.loads(self._record(record_id)[1])
+        return {"record": record}, read_capture(self.layout, record.get("warc") or {})
 
     def capture_page(self, request: Request) -> Response:
         found, capture = self._capture(request.path_params["id"])
@@ -342,18 +347,18 @@ def _page(template: str, context: dict[str, Any], status_code: int = 200) -> HTM
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "error"
+    """An error as a page, or as JSON under /api/: 404 for what is not archived, 400 for a bad
+    request, 500 for an archive that cannot be read."""
+    if isinstance(exc, HTTPException):
+        status, message = exc.status_code, str(exc.detail)
+    else:
+        status = (
+            404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, UsageError) else 500
+        )
+        message = str(exc)
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": detail}, status_code=status)
-    return _page("error.html", {"status": status, "message": detail}, status_code=status)
-
-
-def _archive_error(request: Request, exc: Exception) -> Response:
-    status = 404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, UsageError) else 500
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": str(exc)}, status_code=status)
-    return _page("error.html", {"status": status, "message": str(exc)}, status_code=status)
+        return JSONResponse({"error": message}, status_code=status)
+    return _page("error.html", {"status": status, "message": message}, status_code=status)
 
 
 class _SecurityHeaders(BaseHTTPMiddleware):
