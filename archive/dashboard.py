@@ -73,18 +73,27 @@ def _folder_bytes(root: Path) -> int:
 def _run(
     run_id: int, started: str, finished: str | None, sources: str, summary: str | None
 ) -> dict[str, Any]:
-    try:
-        counts = json.loads(summary) if summary else {}
-        names = json.loads(sources)
-    except ValueError:
-        counts, names = {}, []
+    names = _json(sources)
     return {
         "id": run_id,
         "started_at": started,
         "finished_at": finished,
         "sources": names if isinstance(names, list) else [],
-        "summary": counts if isinstance(counts, dict) else {},
+        "summary": _summary(summary),
     }
+
+
+def _summary(text: str | None) -> dict[str, Any]:
+    """A run's stored summary; empty when it is missing or not a JSON object."""
+    found = _json(text)
+    return found if isinstance(found, dict) else {}
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
 
 
 def daily_counts(db: sqlite3.Connection, days: int = CHART_DAYS) -> list[dict[str, Any]]:
@@ -111,11 +120,9 @@ def daily_counts(db: sqlite3.Connection, days: int = CHART_DAYS) -> list[dict[st
         if day in counts:
             counts[day]["published"] = count
     for day, summary in runs:
-        figures = _run(0, day, None, "[]", summary)["summary"]
+        figures = _summary(summary)
         if day in counts:
             counts[day]["fetched"] += sum(
-                int(figures.get(key) or 0)
-                for key in FETCHED_KEYS
-                if isinstance(figures.get(key), int)
+                value for key in FETCHED_KEYS if isinstance(value := figures.get(key), int)
             )
     return [{"day": day, **counts[day]} for day in sorted(counts)]
