@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from archive.search import RAW_PREFIX
+
 WIDTH = 240
 _OPERATORS = {"and", "or", "not", "near"}
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -20,7 +22,7 @@ def search_words(search: str | None) -> list[str]:
     if not search:
         return []
     words = []
-    for token in _WORD.findall(search.replace("title:", " ")):
+    for token in _WORD.findall(search.removeprefix(RAW_PREFIX).replace("title:", " ")):
         if token.lower() not in _OPERATORS:
             words.append(token.lower())
     return words
