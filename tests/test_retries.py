@@ -17,12 +17,12 @@ forbids. Four runs of the real `newsarchive crawl`, with `retry_attempts = 2` an
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 from support import (
     LocalSite,
+    closed_port,
     local_config,
     newsarchive,
     records_of,
@@ -35,12 +35,6 @@ WAIT = 10.0  # longer than a run takes on a loaded machine: run 2 comes before i
 FORBIDDEN = "/private/9.html"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _feed(base: str, dead: str, numbers: range) -> tuple[str, bytes]:
     """The feed: stories `numbers` (story 1 is never served), the dead link, the forbidden one."""
     content_type, body = story_feed(base, numbers)
@@ -50,7 +44,7 @@ def _feed(base: str, dead: str, numbers: range) -> tuple[str, bytes]:
 
 def test_failed_articles_are_retried_with_backoff_then_given_up(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
-    dead = f"http://127.0.0.1:{_closed_port()}/story/dead.html"
+    dead = f"http://127.0.0.1:{closed_port()}/story/dead.html"
     with serve(LocalSite()) as site:
         base = site.base_url
         site.pages["/robots.txt"] = ("text/plain", b"User-agent: *\nDisallow: /private/\n")

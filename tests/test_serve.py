@@ -30,6 +30,7 @@ from support import (
     REPO,
     LocalSite,
     background_crawl,
+    closed_port,
     local_config,
     newsarchive,
     records_of,
@@ -50,12 +51,6 @@ SCRIPTED = (
     + "<script>document.getElementById('status').textContent = 'script ran';</script>"
     "</article></body></html>"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +87,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
 @contextmanager
 def _serving(archive: Path, *options: str) -> Iterator[str]:
     """`newsarchive serve` on a free loopback port, as a user starts it; its base URL."""
-    port = _free_port()
+    port = closed_port()
     command = [sys.executable, "-m", "crawler", "serve", "--archive-dir", archive]
     process = subprocess.Popen(
         [*command, "--port", str(port), *options],
