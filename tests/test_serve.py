@@ -7,6 +7,7 @@ a script, one whose body runs a script that would rewrite the page.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -249,16 +250,32 @@ def test_api_mirrors_the_pages(app: str, archive: Path) -> None:
 
 
 def test_serving_changes_no_byte_of_the_archive(app: str, archive: Path) -> None:
-    def fingerprint() -> dict[str, int]:
+    def fingerprint() -> dict[str, str]:
         return {
-            str(p): p.stat().st_size
+            str(p): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in archive.rglob("*")
             if p.is_file() and not p.name.endswith(("-wal", "-shm"))
         }
 
+    seed = _record(archive, "trump-musk-interview")["id"]
     before = fingerprint()
-    for path in ("/", "/?q=council", "/sources", "/api/sources"):
-        assert _get(app + path)[0] == 200
+    for path in (
+        "/",
+        "/?q=council&order=newest",
+        "/sources",
+        "/api/sources",
+        "/api/search?q=musk",
+        f"/articles/{seed}",
+        f"/api/articles/{seed}",
+        f"/articles/{seed}/diff",
+        f"/articles/{seed}/capture",
+        f"/articles/{seed}/raw",
+        f"/captured/{seed}",
+        f"/articles/{seed}/record.json",
+        "/export?q=council&format=jsonl",
+        "/export?q=council&format=parquet",
+    ):
+        assert _get(app + path)[0] == 200, path
     assert fingerprint() == before
 
 
