@@ -33,7 +33,7 @@ if __name__ == "__main__":
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or going while its entry is read
         return False
     return state != "Z"
 
