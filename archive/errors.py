@@ -46,3 +46,10 @@ class NotFoundError(NewsarchiveError):
     """What a reader asked for (a record id, a URL) is not in the archive (exit 1)."""
 
     exit_code = 1
+
+
+class ClusterUnavailableError(NewsarchiveError):
+    """The cluster's Redis cannot be reached or refuses us (exit 69, EX_UNAVAILABLE: nothing was
+    written; a supervisor may start the command again later)."""
+
+    exit_code = 69

@@ -1,0 +1,6 @@
+"""The distributed mode: a scheduler and any number of workers sharing one collection through Redis.
+
+A worker runs exactly the single-process crawl into its own shard; Redis holds what the shards
+share (the queue of due runs, the dedup lookups, heartbeats). Nothing outside this package
+imports Redis.
+"""
