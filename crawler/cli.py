@@ -19,7 +19,12 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from archive.errors import ArchiveLockedError, NewsarchiveError, UsageError
+from archive.errors import (
+    ArchiveLockedError,
+    ClusterUnavailableError,
+    NewsarchiveError,
+    UsageError,
+)
 from archive.reindex import reindex_archive
 from archive.stats import DAY_COLUMNS
 from archive.table import for_terminal, render_table, write_csv, write_jsonl
@@ -68,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help='print the summary as one JSON line, also on failure ({"outcome": "locked", ...})',
+    )
+    crawl.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="as a cluster worker does: share dedup lookups through this Redis (exit 69 if "
+        "it cannot be reached); the archive dir is this worker's shard",
+    )
+    crawl.add_argument(
+        "--worker-name",
+        metavar="NAME",
+        help="with --cluster: this worker's name, the prefix of its WARC files",
     )
     logging_options(crawl)
 
@@ -202,16 +218,27 @@ def setup_logging(args: argparse.Namespace) -> None:
     logging.captureWarnings(True)
 
 
+# What `crawl --json` reports as the outcome of a run that could not start or finish.
+_OUTCOMES = {ArchiveLockedError: "locked", ClusterUnavailableError: "cluster_unavailable"}
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.cluster.member import cluster_member
     from crawler.run import run_crawl
 
     try:
         config = load_config(args.config, archive_dir=args.archive_dir)
         sources = config.select(args.source)
-        summary = run_crawl(config, sources, log_level="DEBUG" if args.verbose >= 2 else "WARNING")
+        member = cluster_member(args.cluster, args.worker_name) if args.cluster else None
+        summary = run_crawl(
+            config,
+            sources,
+            log_level="DEBUG" if args.verbose >= 2 else "WARNING",
+            member=member,
+        )
     except NewsarchiveError as exc:
         if args.json:  # monitoring reads one JSON line whatever happened
-            outcome = "locked" if isinstance(exc, ArchiveLockedError) else "error"
+            outcome = _OUTCOMES.get(type(exc), "error")
             print(json.dumps({"outcome": outcome, "error": str(exc), "exit_code": exc.exit_code}))
         raise
     print(summary.as_json() if args.json else summary.as_line())

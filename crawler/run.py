@@ -24,6 +24,7 @@ from archive.lock import ArchiveLock
 from archive.records import RecordStore
 from archive.reindex import recover_after_crash, recover_files
 from archive.warcwriter import WarcWriter
+from crawler.cluster.member import ClusterMember
 from crawler.config import Config, Source
 from crawler.session import ArchiveSession
 from crawler.settings import scrapy_settings
@@ -36,10 +37,17 @@ logger = logging.getLogger(__name__)
 
 
 def run_crawl(
-    config: Config, sources: tuple[Source, ...], *, log_level: str = "WARNING"
+    config: Config,
+    sources: tuple[Source, ...],
+    *,
+    log_level: str = "WARNING",
+    member: ClusterMember | None = None,
 ) -> Summary:
     """Crawl `sources` once into the config's archive. Raises ArchiveLockedError if another
-    process holds the archive, ArchiveError if the archive cannot be written."""
+    process holds the archive, ArchiveError if the archive cannot be written.
+
+    As a cluster `member`, the archive is that worker's shard and its WARC files carry the
+    worker's name."""
     layout = ArchiveLayout(config.archive.dir)
     try:
         layout.root.mkdir(parents=True, exist_ok=True)
@@ -57,6 +65,7 @@ def run_crawl(
         run_id = catalog.start_run([s.name for s in sources], run_started)
         warc = WarcWriter(
             layout.warc_dir,
+            prefix=member.worker if member else "newsarchive",
             max_bytes=config.archive.warc_max_bytes,
             info={
                 "isPartOf": layout.root.name,
