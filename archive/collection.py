@@ -118,17 +118,15 @@ class Collection:
         for shard, group in groupby(hits, key=lambda hit: hit.shard):
             yield from read_lines(self.shards[shard].records_dir, group)
 
-    def warc_path(self, shard: int, filename: str) -> tuple[int, Path] | None:
-        """Which shard holds the WARC file `filename` (a plain file name, checked by the
-        caller), looked up in `shard` first, and its path (under its unclosed name while a
-        crawl appends to it); None if no shard has it."""
+    def warc_shard(self, shard: int, filename: str) -> ArchiveLayout:
+        """The shard whose `warc/` holds the file `filename` (closed, or unclosed while a crawl
+        appends to it), looked up in `shard` first; `shard` itself if none does."""
         order = [shard, *(n for n in range(len(self.shards)) if n != shard)]
         for number in order:
             folder = self.shards[number].warc_dir
-            for path in (folder / filename, folder / (filename + OPEN_SUFFIX)):
-                if path.exists():
-                    return number, path
-        return None
+            if (folder / filename).exists() or (folder / (filename + OPEN_SUFFIX)).exists():
+                return self.shards[number]
+        return self.shards[shard]
 
 
 def _newer_elsewhere(dbs: list[sqlite3.Connection], hit: Hit) -> bool:

@@ -11,6 +11,8 @@ import contextlib
 import csv
 import io
 import json
+import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ import duckdb
 import pytest
 from archives import record, store_records
 from support import newsarchive, records_of, write_config
+from test_serve import _get, _serving
 from test_sql_readonly import fingerprint, writing_forms
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.collection import Collection
 from archive.columnar import compact_archive
@@ -262,3 +266,56 @@ def test_verify_resolves_revisits_and_pointers_across_shards(
     assert without.returncode == 1
     problems = without.stdout.splitlines()
     assert len(problems) == 2 and all(p.startswith(f"{third}/") for p in problems), problems
+
+
+def test_wacz_packages_every_shard(shards: Shards, tmp_path: Path) -> None:
+    out = tmp_path / "collection.wacz"
+    done = newsarchive("wacz", out, *shards.args())
+    assert done.returncode == 0, done.stderr
+    warcs = {path.name for shard in shards.dirs for path in (shard / "warc").glob("*.warc.gz")}
+    with zipfile.ZipFile(out) as package:
+        names = set(package.namelist())
+        assert {name.removeprefix("archive/") for name in names if name.startswith("archive/")} == (
+            warcs
+        )
+        pages = package.read("pages/pages.jsonl").decode().splitlines()[1:]
+        assert len(pages) == sum(len(records_of(shard)) for shard in shards.dirs)
+        index = package.read("indexes/index.cdx").decode().splitlines()
+        assert index == sorted(index)
+        assert {json.loads(line.split(" ", 2)[2])["filename"] for line in index} == warcs
+        for name in sorted(warcs):
+            with package.open(f"archive/{name}") as stream:
+                types = {record.rec_type for record in ArchiveIterator(stream)}
+            assert "response" in types
+    assert {json.loads(page)["url"] for page in pages} >= {
+        r["final_url"] for shard in shards.dirs for r in records_of(shard)
+    }
+
+
+def test_serve_reads_every_shard(shards: Shards, tmp_path: Path) -> None:
+    third = cross_shard(shards, tmp_path)
+    extra = ("--archive-dir", str(shards.dirs[1]), "--archive-dir", str(third))
+    with _serving(shards.dirs[0], *extra) as base:
+        for shard in shards.dirs:
+            chosen = next(r for r in records_of(shard) if r["duplicate_of"] is None)
+            query = urllib.parse.urlencode({"q": f'"{chosen["title"]}"'})
+            status, _, body = _get(f"{base}/api/search?{query}")
+            assert status == 200
+            assert chosen["id"] in {hit["id"] for hit in json.loads(body)["results"]}
+            status, _, body = _get(f"{base}/api/articles/{chosen['id']}")
+            assert status == 200 and json.loads(body)["record"]["id"] == chosen["id"]
+        status, _, body = _get(f"{base}/api/sources")
+        assert {row["source"] for row in json.loads(body)["sources"]} == {
+            "daily",
+            "herald",
+            "wire",
+            "gazette",
+            "copies",
+        }
+        # The copy in the third shard points at a response in shard-a's WARC file.
+        status, _, copy = _get(f"{base}/captured/copy-in-shard-c")
+        source = next(
+            r for r in records_of(shards.dirs[0]) if r["warc"] == records_of(third)[0]["warc"]
+        )
+        assert status == 200
+        assert copy == _get(f"{base}/captured/{source['id']}")[2] != b""
