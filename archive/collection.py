@@ -93,13 +93,30 @@ class Collection:
                 yield from find(dbs[0], filters)
                 return
             check_sources(dbs, filters.sources, where="this collection")
-            # Each shard's latest versions may be superseded elsewhere: no limit per shard then.
-            wide = filters if filters.all_versions else replace(filters, limit=None)
             merged = heapq.merge(
-                *(self._latest(dbs, find(db, wide, shard=n), wide) for n, db in enumerate(dbs)),
+                *(self._shard_hits(dbs, number, filters) for number in range(len(dbs))),
                 key=lambda hit: hit.order,
             )
             yield from islice(merged, filters.limit)
+
+    def _shard_hits(
+        self, dbs: list[sqlite3.Connection], number: int, filters: Filters
+    ) -> Iterator[Hit]:
+        """What shard `number` contributes: its hits in its order, a version that another
+        shard holds a newer version of marked not latest (`all_versions`) or left out. With a
+        limit, as many as the limit once those are left out (asked again for more in the rare
+        case some were), so each shard answers as fast as a single archive."""
+        if filters.all_versions or filters.limit is None:
+            yield from self._latest(dbs, find(dbs[number], filters, shard=number), filters)
+            return
+        asked = filters.limit
+        while True:
+            hits = list(find(dbs[number], replace(filters, limit=asked), shard=number))
+            kept = list(self._latest(dbs, iter(hits), filters))
+            if len(kept) >= filters.limit or len(hits) < asked:
+                yield from kept[: filters.limit]
+                return
+            asked *= 2
 
     def _latest(
         self, dbs: list[sqlite3.Connection], hits: Iterator[Hit], filters: Filters

@@ -136,7 +136,7 @@ def test_stats_sum_the_shards(shards: Shards) -> None:
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two shards of chosen records (closed days, so with Parquet twins): version 1 of story 1
-    in the first, its version 2 in the second."""
+    among the first's newest, its version 2 in the second, older than the first's records."""
     root = tmp_path_factory.mktemp("versions")
     newer = record(
         1,
@@ -146,9 +146,12 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         text="Body of story 1, corrected.",
         content_hash="sha256:" + "b" * 64,
         fetched_at="2024-08-30T10:00:00Z",
+        published="2024-07-01T09:00:00Z",
     )
+    older = record(3, published="2024-06-01T09:00:00Z")
     shards = [root / "x", root / "y"]
-    for shard, chosen in zip(shards, ([record(1), record(2)], [newer, record(3)]), strict=True):
+    first = [record(27), record(1), record(28)]
+    for shard, chosen in zip(shards, (first, [newer, older]), strict=True):
         assert compact_archive(store_records(shard, chosen))
     return shards
 
@@ -159,16 +162,17 @@ def shard_args(shards: list[Path]) -> list[str | Path]:
 
 def test_the_latest_version_is_the_newest_in_any_shard(versions: list[Path]) -> None:
     both = shard_args(versions)
-    assert ids(*both) == ["r0003", "r0002", "r0001b"]
+    assert ids(*both) == ["r0027", "r0028", "r0001b", "r0003"]
+    # The first shard's two newest hold a superseded version: it is asked for more.
+    assert ids(*both, "--limit", "2") == ["r0027", "r0028"]
     done = newsarchive("query", *both, "--all-versions", "--format", "csv")
     latest = {row["id"]: row["latest"] for row in csv.DictReader(io.StringIO(done.stdout))}
-    assert latest == {"r0001": "False", "r0001b": "True", "r0002": "True", "r0003": "True"}
-    assert sql_rows(both, "SELECT id FROM latest ORDER BY id") == [
-        {"id": "r0001b"},
-        {"id": "r0002"},
-        {"id": "r0003"},
-    ]
-    assert sql_rows(both, "SELECT count(*) AS n FROM articles") == [{"n": 4}]
+    assert latest == {"r0001": "False"} | dict.fromkeys(
+        ["r0001b", "r0003", "r0027", "r0028"], "True"
+    )
+    rows = sql_rows(both, "SELECT id FROM latest ORDER BY id")
+    assert [row["id"] for row in rows] == ["r0001b", "r0003", "r0027", "r0028"]
+    assert sql_rows(both, "SELECT count(*) AS n FROM articles") == [{"n": 5}]
 
 
 def sql_rows(args: list[str | Path], query: str) -> list[dict[str, object]]:
@@ -183,9 +187,9 @@ def test_export_writes_every_shard_into_one_file(versions: list[Path], tmp_path:
         out = tmp_path / f"all.{fmt}"
         done = newsarchive("export", *both, "--format", fmt, out, "--all-versions")
         assert done.returncode == 0, done.stderr
-        assert "exported 4 records" in done.stdout
+        assert "exported 5 records" in done.stdout
     order = ids(*both, "--all-versions")
-    assert order == ["r0003", "r0002", "r0001", "r0001b"]
+    assert order == ["r0027", "r0001", "r0028", "r0001b", "r0003"]
     exported = duckdb.sql(f"SELECT id FROM read_parquet('{tmp_path / 'all.parquet'}')").fetchall()
     assert [row[0] for row in exported] == order
     lines = (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()
