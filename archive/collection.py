@@ -25,10 +25,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from itertools import groupby, islice
 from pathlib import Path
+from typing import Any
 
 from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.query import Filters, Hit, check_sources, find, open_catalog, read_lines
+from archive.records import RecordStore
 from archive.warcwriter import OPEN_SUFFIX
 
 
@@ -129,6 +131,11 @@ class Collection:
                     yield replace(hit, latest=False)
                 continue
             yield hit
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every complete record of every shard, shard after shard, each in file order."""
+        for shard in self.shards:
+            yield from RecordStore(shard.records_dir).iter_records()
 
     def lines(self, hits: Iterable[Hit]) -> Iterator[bytes]:
         """The full JSON line of each hit, from its own shard, in the hits' order."""

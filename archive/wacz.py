@@ -26,7 +26,6 @@ from archive.collection import Collection, as_collection
 from archive.errors import ArchiveError, NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
-from archive.records import RecordStore
 from archive.warcwriter import software_version
 
 WACZ_VERSION = "1.1.1"
@@ -73,9 +72,6 @@ def _write_wacz(
 ) -> WaczSummary:
     for layout in collection.shards:
         write_missing_indexes(layout)
-    records = chain.from_iterable(
-        RecordStore(layout.records_dir).iter_records() for layout in collection.shards
-    )
     # One pass over the records: the pages stream into the package first, and what picks the
     # WARC files (URLs and file names, not texts) is kept on the way.
     urls: set[str] = set()
@@ -84,7 +80,7 @@ def _write_wacz(
 
     def selected() -> Iterator[dict[str, Any]]:
         nonlocal count
-        for page, name in _pages(records, sources, since):
+        for page, name in _pages(collection.iter_records(), sources, since):
             urls.add(page["url"])
             names.add(name)
             count += 1

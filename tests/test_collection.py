@@ -270,6 +270,12 @@ def test_verify_resolves_revisits_and_pointers_across_shards(
     assert without.returncode == 1
     problems = without.stdout.splitlines()
     assert len(problems) == 2 and all(p.startswith(f"{third}/") for p in problems), problems
+    shown = newsarchive(
+        "show", "copy-in-shard-c", "--archive-dir", third, "--archive-dir", shards.dirs[0], "--json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    pointer = records_of(third)[0]["warc"]["filename"]
+    assert json.loads(shown.stdout)["warc_path"] == str(shards.dirs[0] / "warc" / pointer)
 
 
 def test_wacz_packages_every_shard(shards: Shards, tmp_path: Path) -> None:
