@@ -9,6 +9,7 @@ right, the paragraphs are lost. The page knows where each block ends and the nex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import pairwise
 
 from lxml.etree import XML, XSLT, _Element
@@ -30,6 +31,8 @@ _BREAKS = frozenset(
 # both sides rare, few enough that short lines (a list of short items) have them.
 SIDE_CHARS = 10
 _JOIN = "\x00"
+# Marks a side of a boundary cut short by the start or end of a line.
+_EDGE = "\x01"
 _RUN = "\ue003"  # a private-use character: no page text has it
 _MARK_BREAKS = XSLT(
     XML(
@@ -53,26 +56,45 @@ def _runs(tree: HtmlElement) -> list[str]:
 
 
 def block_boundaries(tree: HtmlElement) -> frozenset[str]:
-    """Each boundary between two text runs of the page (`_runs`), as the last `SIDE_CHARS` of
-    the one and the first of the next; both with the link markers and without them."""
-    keys = set()
-    for before, after in pairwise(_runs(tree)):
-        if len(before) >= SIDE_CHARS and len(after) >= SIDE_CHARS:
-            keys.add(before[-SIDE_CHARS:] + _JOIN + after[:SIDE_CHARS])
-            if LINK_START in before or LINK_START in after:
-                before, after = strip_markers(before), strip_markers(after)
-                keys.add(before[-SIDE_CHARS:] + _JOIN + after[:SIDE_CHARS])
+    """Each boundary between two text runs of the page (`_runs`), as `_boundary_keys` gives it;
+    both with the link markers and without them."""
+    runs = _runs(tree)
+    keys = set(_boundary_keys(runs))
+    if any(LINK_START in run for run in runs):
+        keys.update(_boundary_keys([run for run in map(strip_markers, runs) if run]))
     return frozenset(keys)
+
+
+def _boundary_keys(runs: list[str]) -> Iterator[str]:
+    """The boundaries between these runs, each as the `SIDE_CHARS` before and after it in the
+    runs' text, written as an extraction writes them on one line: a space between runs.
+
+    A short run (a heading, a line of dialogue: "Yes.") so takes its sides from its neighbours,
+    and the boundaries on both sides of it are found. Where a short run may begin or end a line of
+    the extraction, the run itself is that side, marked as the line's edge (`_EDGE`).
+    """
+    whole = " ".join(runs)
+    at = -1  # where the space after the run before the boundary is, in `whole`
+    for before, after in pairwise(runs):
+        at += len(before) + 1
+        left = whole[max(0, at - SIDE_CHARS) : at]
+        right = whole[at + 1 : at + 1 + SIDE_CHARS]
+        lefts = (left, _EDGE + before) if len(before) < SIDE_CHARS else (left,)
+        rights = (right, after + _EDGE) if len(after) < SIDE_CHARS else (right,)
+        yield from (side + _JOIN + other for side in lefts for other in rights)
 
 
 def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
     """A line broken at every space where the words of a page boundary meet."""
-    if len(line) < 2 * SIDE_CHARS + 1 or not boundaries:
+    if not boundaries:
         return [line]
     cuts = [0]
-    at = line.find(" ", SIDE_CHARS)
+    at = line.find(" ")
     while at >= 0:
-        if line[at - SIDE_CHARS : at] + _JOIN + line[at + 1 : at + 1 + SIDE_CHARS] in boundaries:
+        left = line[at - SIDE_CHARS : at] if at >= SIDE_CHARS else _EDGE + line[:at]
+        end = at + 1 + SIDE_CHARS
+        right = line[at + 1 : end] if end <= len(line) else line[at + 1 :] + _EDGE
+        if left + _JOIN + right in boundaries:
             cuts.append(at + 1)
         at = line.find(" ", at + 1)
     if len(cuts) == 1:

@@ -295,3 +295,23 @@ def test_a_longer_gallery_beside_the_article_does_not_replace_it() -> None:
     )
     text = extract_article(page, "https://news.example.com/harbour").text or ""
     assert text.split("\n\n") == _prose("harbour", 4)
+
+
+def test_a_heading_after_an_empty_permalink_stays() -> None:
+    """A permalink icon (an empty link) before a heading's words: trafilatura's precision mode
+    read the heading as a link farm, its link holding no text, and dropped it."""
+    anchor = '<a href="#plan" class="anchor"><svg aria-hidden="true"><path d="M4 9h1"/></svg></a>'
+    paragraphs = [f"<p>{p}</p>" for p in _prose("harbour", 4)]
+    page = (
+        "<html><head><title>Harbour plan</title></head><body><div class='post'>"
+        + "".join(paragraphs[:2])
+        + f'<h2 id="plan">{anchor}What the board decided</h2>'
+        + "".join(paragraphs[2:])
+        + "</div></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == [
+        *_prose("harbour", 2),
+        "What the board decided",
+        *_prose("harbour", 4)[2:],
+    ]

@@ -1,0 +1,38 @@
+"""Paragraph boundaries read from the page and put back into lines that ran blocks together."""
+
+from __future__ import annotations
+
+from trafilatura.utils import load_html
+
+from pipelines.paragraphs import block_boundaries, split_line
+
+_PARAGRAPHS = [
+    "The council met on Tuesday to vote on the new quay for the harbour.",
+    "The fishermen say the plan leaves them without a place to land the catch.",
+]
+
+
+def _boundaries(body: str) -> frozenset[str]:
+    return block_boundaries(load_html(f"<html><body>{body}</body></html>"))
+
+
+def test_a_short_heading_run_into_its_paragraphs_is_split_off() -> None:
+    """A heading shorter than the characters that identify a boundary ("In use"): both of its
+    boundaries were lost, and it ran on into the paragraphs on either side."""
+    first, second = _PARAGRAPHS
+    boundaries = _boundaries(f"<p>{first}</p><h3>In use</h3><p>{second}</p>")
+    assert split_line(f"{first} In use {second}", boundaries) == [first, "In use", second]
+
+
+def test_short_runs_at_the_start_or_end_of_a_line_are_split_off() -> None:
+    first, second = _PARAGRAPHS
+    boundaries = _boundaries(f"<p>Yes.</p><p>{first}</p><p>{second}</p><p>No reply.</p>")
+    assert split_line(f"Yes. {first}", boundaries) == ["Yes.", first]
+    assert split_line(f"{second} No reply.", boundaries) == [second, "No reply."]
+
+
+def test_words_that_meet_only_inside_a_paragraph_are_not_split() -> None:
+    first, second = _PARAGRAPHS
+    boundaries = _boundaries(f"<p>{first}</p><h3>In use</h3><p>{second}</p>")
+    line = "The harbour In use since 1901 is the oldest quay of the town, the council says."
+    assert split_line(line, boundaries) == [line]
