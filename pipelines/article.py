@@ -48,6 +48,7 @@ from pipelines.paragraphs import (
     join_code_lines,
     split_blocks,
     split_line,
+    unwrap_source_lines,
 )
 
 __all__ = ["Article", "decode_html", "extract_article"]
@@ -109,6 +110,7 @@ def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, boundaries: frozenset
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
     clean_body(body, meta.headlines)
+    unwrap_source_lines(body)
     text = clean_lines(xmltotxt(body, include_formatting=False))
     return join_code_lines(text, code_blocks(body))
 

@@ -5,10 +5,16 @@ pass now and then flattens line breaks (in a table cell, in some posts' <p>). Th
 right, the paragraphs are lost. The page knows where each block ends and the next begins:
 `block_boundaries` reads that once, as the words on either side of each boundary, and
 `split_blocks` breaks a line wherever those words meet in it.
+
+The other way round, a line break that the page does not show (the source's own, which trafilatura
+leaves in a paragraph holding inline code) is a space (`unwrap_source_lines`), and the lines of a
+preformatted block stay together, one paragraph for each part between its blank lines
+(`code_blocks`, `join_code_lines`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from itertools import pairwise
 
@@ -110,31 +116,71 @@ def split_blocks(text: str, boundaries: frozenset[str]) -> str:
 # A line break inside a paragraph (a code block's lines), carried through the one-paragraph-a-line
 # steps as a private-use character: neither white space nor a word character.
 LINE_BREAK = "\ue002"
+# Output elements of running text, where a line break of the page's source is white space.
+_RUNNING = ("p", "head", "item", "cell")
+_SOURCE_BREAK = re.compile(r"\s*\n\s*")
+# Output elements that may sit in a <pre> that trafilatura makes a quote: links and emphasis.
+_INLINE = frozenset({"hi", "ref", "lb"})
+
+
+def unwrap_source_lines(body: _Element) -> None:
+    """Make, in place, each line break of the page's source left in running text a space.
+
+    trafilatura keeps the text of a paragraph that holds inline code as the source has it
+    (`the <code>Cow</code> example we used\n      in a previous episode`), and each line of the
+    source became a paragraph. Line breaks the page shows are `lb` elements, and code keeps its
+    own.
+    """
+    in_code = {elem for code in body.iter("code") for elem in code.iter()}
+    for block in body.iter(*_RUNNING):
+        for elem in block.iter():
+            if elem.text and "\n" in elem.text and elem not in in_code:
+                elem.text = _SOURCE_BREAK.sub(" ", elem.text)
+                if elem is block:
+                    elem.text = elem.text.lstrip()
+            if (
+                elem is not block
+                and elem.tail
+                and "\n" in elem.tail
+                and elem.getparent() not in in_code
+            ):
+                elem.tail = _SOURCE_BREAK.sub(" ", elem.tail)
+                if elem.getnext() is None and elem.getparent() is block:
+                    elem.tail = elem.tail.rstrip()
 
 
 def code_blocks(body: _Element) -> list[list[str]]:
-    """The lines (stripped, blank ones left out) of each outermost code block of trafilatura's
-    output tree."""
+    """The lines of each preformatted block of trafilatura's output tree: an outermost code block,
+    or a quote of text alone, which is what trafilatura makes of a <pre> it does not take for code
+    (a plain-text document, a poem). Lines are stripped; "" stands for the blank lines between two
+    of them, which end a paragraph of the block."""
     blocks = []
-    for code in body.iter("code"):
-        if next(code.iterancestors("code"), None) is None:
-            lines = [line.strip() for line in "".join(code.itertext()).split("\n")]
-            if sum(1 for line in lines if line) > 1:
-                blocks.append([line for line in lines if line])
+    for elem in body.iter("code", "quote"):
+        if next(elem.iterancestors("code"), None) is not None or (
+            elem.tag == "quote" and not _INLINE.issuperset(child.tag for child in elem)
+        ):
+            continue
+        lines = [line.strip() for line in strip_markers("".join(elem.itertext())).split("\n")]
+        kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+        if sum(1 for line in kept if line) > 1:
+            blocks.append(kept[:-1] if not kept[-1] else kept)
     return blocks
 
 
 def join_code_lines(text: str, blocks: list[list[str]]) -> str:
-    """`text` (one paragraph a line) with the lines of each code block joined by `LINE_BREAK`
-    where they follow one another: a block of code is one paragraph, not one a line."""
+    """`text` (one paragraph a line) with the lines of each preformatted block joined by
+    `LINE_BREAK` where they follow one another: a block is one paragraph, or one for each part of
+    it between blank lines, not one a line."""
     if not blocks:
         return text
     lines = text.split("\n")
     for block in blocks:
-        size = len(block)
+        wanted = [line for line in block if line]
+        size = len(wanted)
         for i in range(len(lines) - size + 1):
-            if lines[i : i + size] == block:
-                lines[i : i + size] = [LINE_BREAK.join(block)]
+            if lines[i : i + size] == wanted:
+                paragraphs = LINE_BREAK.join(block).split(LINE_BREAK * 2)
+                lines[i : i + size] = paragraphs
                 break
     return "\n".join(lines)
 
