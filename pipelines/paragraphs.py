@@ -39,6 +39,11 @@ SIDE_CHARS = 10
 _JOIN = "\x00"
 # Marks a side of a boundary cut short by the start or end of a line.
 _EDGE = "\x01"
+# Where the extraction dropped a block between two (a linked paragraph, a gallery), the words on
+# either side of the gap never met in the page: the end of one run and the start of another, this
+# long at least so that a chance match inside a paragraph is rarer still, mark the gap instead.
+ALONE_CHARS = 20
+_ENDS, _STARTS = "\x02", "\x03"
 _RUN = "\ue003"  # a private-use character: no page text has it
 _MARK_BREAKS = XSLT(
     XML(
@@ -88,6 +93,10 @@ def _boundary_keys(runs: list[str]) -> Iterator[str]:
         lefts = (left, _EDGE + before) if len(before) < SIDE_CHARS else (left,)
         rights = (right, after + _EDGE) if len(after) < SIDE_CHARS else (right,)
         yield from (side + _JOIN + other for side in lefts for other in rights)
+    for run in runs:
+        if len(run) >= ALONE_CHARS:
+            yield _ENDS + run[-ALONE_CHARS:]
+            yield _STARTS + run[:ALONE_CHARS]
 
 
 def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
@@ -100,7 +109,10 @@ def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
         left = line[at - SIDE_CHARS : at] if at >= SIDE_CHARS else _EDGE + line[:at]
         end = at + 1 + SIDE_CHARS
         right = line[at + 1 : end] if end <= len(line) else line[at + 1 :] + _EDGE
-        if left + _JOIN + right in boundaries:
+        if left + _JOIN + right in boundaries or (
+            _ENDS + line[at - ALONE_CHARS : at] in boundaries
+            and _STARTS + line[at + 1 : at + 1 + ALONE_CHARS] in boundaries
+        ):
             cuts.append(at + 1)
         at = line.find(" ", at + 1)
     if len(cuts) == 1:

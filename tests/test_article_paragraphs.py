@@ -36,3 +36,20 @@ def test_words_that_meet_only_inside_a_paragraph_are_not_split() -> None:
     boundaries = _boundaries(f"<p>{first}</p><h3>In use</h3><p>{second}</p>")
     line = "The harbour In use since 1901 is the oldest quay of the town, the council says."
     assert split_line(line, boundaries) == [line]
+
+
+def test_a_line_is_split_where_the_extraction_dropped_a_block_between_two() -> None:
+    """A linked paragraph between two, dropped as a link: the words on either side of the gap
+    never met in the page, but one ends a block of it and the other begins one."""
+    first, second = _PARAGRAPHS
+    boundaries = _boundaries(
+        f'<p>{first}</p><p><a href="/more">More on the quay</a></p><p>{second}</p>'
+    )
+    assert split_line(f"{first} {second}", boundaries) == [first, second]
+
+
+def test_a_pull_quote_repeated_inside_a_paragraph_does_not_split_it() -> None:
+    quote = "We will rebuild the old quay this year."
+    paragraph = f"The mayor said: {quote} The fishermen were not convinced by her promise."
+    boundaries = _boundaries(f"<blockquote>{quote}</blockquote><p>{paragraph}</p>")
+    assert split_line(paragraph, boundaries) == [paragraph]
