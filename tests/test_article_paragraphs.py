@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from trafilatura.utils import load_html
 
+from pipelines.agreement import put_back_headings, region_blocks
+from pipelines.boilerplate import mark_links
 from pipelines.paragraphs import block_boundaries, split_line
 
 _PARAGRAPHS = [
@@ -53,3 +55,43 @@ def test_a_pull_quote_repeated_inside_a_paragraph_does_not_split_it() -> None:
     paragraph = f"The mayor said: {quote} The fishermen were not convinced by her promise."
     boundaries = _boundaries(f"<blockquote>{quote}</blockquote><p>{paragraph}</p>")
     assert split_line(paragraph, boundaries) == [paragraph]
+
+
+_ARTICLE = [
+    "The council met on Tuesday to vote on the new quay for the old harbour of the town.",
+    "The fishermen say that the plan leaves them without a place to land the catch at night.",
+    "The vote was postponed to March, when the engineers will have finished their new report.",
+]
+
+
+def _region(body: str) -> list[tuple[bool, str]]:
+    """The blocks of a region, its links marked as in the page that readability reads."""
+    region = load_html(f"<html><body><div>{body}</div></body></html>")
+    mark_links(region)
+    return region_blocks(region)
+
+
+def test_a_heading_of_the_region_between_kept_paragraphs_is_put_back_in_place() -> None:
+    """trafilatura dropped a subheading that readability's region has between two paragraphs
+    that the text keeps: it goes back before the paragraph that follows it."""
+    first, second, third = _ARTICLE
+    blocks = _region(f"<p>{first}</p><h2>What the fishermen say</h2><p>{second}</p><p>{third}</p>")
+    text = put_back_headings("\n".join(_ARTICLE), blocks, (), ())
+    assert text.split("\n") == [first, "What the fishermen say", second, third]
+
+
+def test_headings_that_are_no_subheadings_stay_out() -> None:
+    """Before the first kept paragraph, the headline again, a byline, a linked heading, the
+    heading of a box whose paragraph the text drops, a heading that the text has already: none
+    is put back."""
+    first, second, third = _ARTICLE
+    blocks = _region(
+        "<h2>Before the article</h2>"
+        f"<p>{first}</p><h2>Harbour plan postponed</h2><h3>By Ann Lee, harbour desk</h3>"
+        f'<h2><a href="/more">More from the harbour</a></h2><p>{second}</p>'
+        "<h3>The harbour newsletter</h3><p>The news from the quay in your inbox every morning.</p>"
+        f"<h2>The vote</h2><p>{third}</p>"
+    )
+    text = "\n".join([first, second, "The vote", third])
+    kept = put_back_headings(text, blocks, ("Harbour plan postponed",), ("Ann Lee",))
+    assert kept == text
