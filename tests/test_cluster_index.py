@@ -189,7 +189,11 @@ def test_killed_between_commit_and_publish_publishes_at_restart(
         committed = _articles(tmp_path / "a")
         assert committed  # on disk and in the catalog, but in no index
         assert not list(redis.client().scan_iter(match="newsarchive:url:*"))
-        _crawl(config, redis, "wa")  # the same worker again: it publishes them first
+        again = newsarchive(
+            "crawl", "--config", config, "--cluster", redis.url, "--worker-name", "wa"
+        )  # the same worker again: it publishes them first
+        assert again.returncode == 0, again.stderr
+        assert f"committed but did not publish: {len(committed)} records" in again.stderr
         other = _crawl(_config(tmp_path, site, "b", ["daily", "wire"]), redis, "wb")
         urls = set(redis.client().scan_iter(match="newsarchive:url:*"))
     assert set(_articles(tmp_path / "a", tmp_path / "b").values()) == {1}
@@ -219,3 +223,21 @@ def test_redis_lost_mid_run_stops_cleanly_and_the_run_redone_archives_each_artic
     after = _articles(shard)
     assert set(after.values()) == {1} and set(before) < set(after)
     assert newsarchive("verify", "--archive-dir", shard).returncode == 0
+
+
+def test_an_article_claimed_by_another_worker_waits_for_its_claim_to_expire(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, site, "a", ["wire"])
+    article = site.url("wire", "/2024/08/12/shipping-rates-ease.html")
+    with redis_server(tmp_path / "redis") as redis:
+        client = redis.client()
+        client.set(f"newsarchive:claim:{article}", "dead-worker", px=60_000)
+        first = _crawl(config, redis, "wa")
+        assert first["articles_deferred"] == 1
+        assert article not in {url for url, _ in _articles(tmp_path / "a")}
+        client.pexpire(f"newsarchive:claim:{article}", 1)  # the dead worker's claim runs out
+        second = _crawl(config, redis, "wa")
+        assert not list(client.scan_iter(match="newsarchive:claim:*"))  # all freed at the end
+    assert second["articles_new"] == 1
+    assert article in {url for url, _ in _articles(tmp_path / "a")}
