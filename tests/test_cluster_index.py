@@ -154,6 +154,12 @@ def test_shards_one_after_another_share_articles_texts_and_payloads(
         if r.rec_type == "revisit" and r.rec_headers.get_header("WARC-Refers-To") in responses
     ]
     assert crossing
+    everywhere = responses | _response_ids(b)  # and no revisit refers to a missing record
+    assert all(
+        r.rec_headers.get_header("WARC-Refers-To") in everywhere
+        for _, r in warc_records(b)
+        if r.rec_type == "revisit" and r.rec_headers.get_header("WARC-Refers-To")
+    )
     for headers in crossing:
         uri, date = responses[headers.get_header("WARC-Refers-To")]
         assert headers.get_header("WARC-Refers-To-Target-URI") == uri
