@@ -199,7 +199,7 @@ def test_killed_between_commit_and_publish_publishes_at_restart(
             "crawl", "--config", config, "--cluster", redis.url, "--worker-name", "wa"
         )  # the same worker again: it publishes them first
         assert again.returncode == 0, again.stderr
-        assert f"committed but did not publish: {len(committed)} records" in again.stderr
+        assert f"index: published {len(committed)} records" in again.stderr
         other = _crawl(_config(tmp_path, site, "b", ["daily", "wire"]), redis, "wb")
         urls = set(redis.client().scan_iter(match="newsarchive:url:*"))
     assert set(_articles(tmp_path / "a", tmp_path / "b").values()) == {1}
