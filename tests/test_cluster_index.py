@@ -169,7 +169,7 @@ def test_shards_one_after_another_share_articles_texts_and_payloads(
 def test_shards_at_the_same_time_archive_each_article_once(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    outlets = ["daily", "wire", "herald", "wire"]  # wire listed by two sources on each worker
+    outlets = ["wire", "herald", "gazette", "wire"]  # wire listed by two sources on each worker
     configs = [_config(tmp_path, site, name, outlets) for name in ("a", "b")]
     with redis_server(tmp_path / "redis") as redis:
         args = ("--cluster", redis.url, "--json")
@@ -189,7 +189,7 @@ def test_shards_at_the_same_time_archive_each_article_once(
 def test_killed_between_commit_and_publish_publishes_at_restart(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path, site, "a", ["daily", "wire"])
+    config = _config(tmp_path, site, "a", ["wire", "herald"])
     with redis_server(tmp_path / "redis") as redis:
         assert _patched_crawl("kill-before", config, redis, "wa").returncode == -signal.SIGKILL
         committed = _articles(tmp_path / "a")
@@ -200,7 +200,7 @@ def test_killed_between_commit_and_publish_publishes_at_restart(
         )  # the same worker again: it publishes them first
         assert again.returncode == 0, again.stderr
         assert f"index: published {len(committed)} records" in again.stderr
-        other = _crawl(_config(tmp_path, site, "b", ["daily", "wire"]), redis, "wb")
+        other = _crawl(_config(tmp_path, site, "b", ["wire", "herald"]), redis, "wb")
         urls = set(redis.client().scan_iter(match="newsarchive:url:*"))
     assert set(_articles(tmp_path / "a", tmp_path / "b").values()) == {1}
     assert other["articles_new"] == other["articles_duplicate"] == 0
