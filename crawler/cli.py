@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster",
         metavar="URL",
         help="as a cluster worker does: share dedup lookups through this Redis (exit 69 if "
-        "it cannot be reached); the archive dir is this worker's shard",
+        "it cannot be reached or is lost mid-run); the archive dir is this worker's shard",
     )
     crawl.add_argument(
         "--worker-name",
