@@ -24,8 +24,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
-from archive.catalog import Retry, RetryPolicy, Validators
-from archive.errors import ArchiveError
+from archive.catalog import ArchivedArticle, DedupState, Retry, RetryPolicy, Validators
+from archive.errors import ClusterUnavailableError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
 from crawler.addresses import literal_ip, refusal_reason
@@ -35,7 +35,7 @@ from crawler.downloadermiddlewares.robotstxt import RobotsRefused
 from crawler.downloadermiddlewares.sourcescope import OffSource
 from crawler.feeds import Entry, parse_feed
 from crawler.items import FetchedPage
-from crawler.session import ArchiveSession, stop_run
+from crawler.session import RUN_STOPPERS, ArchiveSession, stop_run
 from crawler.sitemaps import parse_sitemap
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class NewsSpider(scrapy.Spider):
                 waiting = self._entries.popleft()
                 try:
                     request = self._article_request(*waiting)
-                except ArchiveError as exc:
+                except RUN_STOPPERS as exc:
                     stop_run(self.crawler, exc)
                     return
                 except Exception:  # a bug in one entry must not end every later one
@@ -166,7 +166,7 @@ class NewsSpider(scrapy.Spider):
             url,
             callback=self.parse_listing,
             errback=self.listing_failed,
-            headers=conditional_headers(self.session.catalog.feed_validators(url)),
+            headers=conditional_headers(self.session.dedup.feed_validators(url)),
             dont_filter=True,
             priority=10,
             meta={
@@ -288,13 +288,23 @@ class NewsSpider(scrapy.Spider):
         if url in self._requested:
             return None
         self._requested.add(url)
-        catalog = self.session.catalog
-        retry = catalog.retry(url)
+        retry = self.session.catalog.retry(url)
         if retry is not None and (retry.next_attempt is None or retry.next_attempt > self.started):
             self._count(summary.ARTICLES_DEFERRED, source.name)
             return None
-        known = catalog.canonical_for(url)
-        archived = catalog.article(known) if known else None
+        cluster = self.session.cluster
+        if cluster is not None:
+            here = self._archived(self.session.catalog, url)
+            if here is not None and self._past_recheck(here):  # no need to ask the collection
+                self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
+                return None
+            if not cluster.claim(url):
+                # Another worker is archiving it now.
+                self._count(summary.ARTICLES_DEFERRED, source.name)
+                self.session.defer_to_claimer(listing)
+                return None
+        # As a cluster member, asked only once claimed: a claim is freed once published.
+        archived = self._archived(self.session.dedup, url)
         meta: dict[str, Any] = {
             "source": source.name,
             "kind": "article",
@@ -307,8 +317,10 @@ class NewsSpider(scrapy.Spider):
         if referrer:
             headers["Referer"] = referrer
         if archived is not None:
-            if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
+            if self._past_recheck(archived):
                 self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
+                if cluster is not None:
+                    cluster.finish(url)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
@@ -320,6 +332,16 @@ class NewsSpider(scrapy.Spider):
             headers=headers,
             meta=meta,
         )
+
+    @staticmethod
+    def _archived(dedup: DedupState, url: str) -> ArchivedArticle | None:
+        """The latest archived version of the article listed at the canonical URL `url`."""
+        known = dedup.canonical_for(url)
+        return dedup.article(known) if known else None
+
+    def _past_recheck(self, archived: ArchivedArticle) -> bool:
+        """First fetched before the recheck window: not fetched again."""
+        return self.started - archived.first_fetched > self.session.config.crawl.recheck_window
 
     def parse_article(self, response: Response) -> Iterator[FetchedPage]:
         meta = response.meta
@@ -363,6 +385,8 @@ class NewsSpider(scrapy.Spider):
         )
 
     def article_failed(self, failure: Failure) -> None:
+        if isinstance(self.session.fatal, ClusterUnavailableError):
+            return  # the run stops for want of Redis: not the article's failure
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(OffSource):
             key = summary.ARTICLES_OFF_SITE
