@@ -32,8 +32,6 @@ from archive.verify import verify_collection
 from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
     archive_collection,
-    archive_layout,
-    archive_options,
     collection_options,
     day,
     filter_options,
@@ -113,16 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reindex",
         help="rebuild catalog.sqlite from WARC and records (--cluster: the collection's index)",
     )
-    reindex.add_argument(
-        "--config", type=Path, help="config file (TOML); its [archive].dir is used"
-    )
-    reindex.add_argument(
-        "--archive-dir",
-        type=Path,
-        action="append",
-        default=[],
-        help="archive directory (overrides the config); with --cluster, a shard (repeatable)",
-    )
+    collection_options(reindex)
     reindex.add_argument(
         "--cluster",
         metavar="URL",
@@ -299,14 +288,13 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         from crawler.cluster.connection import redacted
         from crawler.cluster.rebuild import rebuild_index
 
-        if not args.archive_dir:
-            raise UsageError("reindex --cluster needs the shards: --archive-dir, once per shard")
-        print(rebuild_index(args.cluster, args.archive_dir).as_line(redacted(args.cluster)))
+        shards = [shard.root for shard in archive_collection(args).shards]
+        print(rebuild_index(args.cluster, shards).as_line(redacted(args.cluster)))
         return 0
-    if len(args.archive_dir) > 1:
-        raise UsageError("reindex takes one --archive-dir (several only with --cluster)")
-    where = args.archive_dir[0] if args.archive_dir else None
-    layout = archive_layout(argparse.Namespace(config=args.config, archive_dir=where))
+    collection = archive_collection(args)
+    if not collection.single:
+        raise UsageError("reindex rebuilds one archive's catalog (several only with --cluster)")
+    layout = collection.shards[0]
     recovery, rebuilt = reindex_archive(layout)
     for action in recovery.actions():
         print(action)

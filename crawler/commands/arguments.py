@@ -7,18 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from archive.collection import Collection
-from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, time_bound
 from crawler.config import load_config
 
 
-def archive_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="config file (TOML); its [archive].dir is used")
-    parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
-
-
 def collection_options(parser: argparse.ArgumentParser) -> None:
-    """What the readers of a collection take: `archive_options`, `--archive-dir` repeatable."""
+    """What the readers of a collection take: `--config`, or `--archive-dir`, repeatable."""
     parser.add_argument(
         "--config",
         type=Path,
@@ -120,11 +114,3 @@ def archive_collection(args: argparse.Namespace) -> Collection:
         config = load_config(args.config)
         return Collection.of(*(config.collection or (config.archive.dir,)))
     return Collection.of(Path("data").resolve())
-
-
-def archive_layout(args: argparse.Namespace) -> ArchiveLayout:
-    if args.archive_dir is not None:
-        return ArchiveLayout(args.archive_dir.resolve())
-    if args.config is not None:
-        return ArchiveLayout(load_config(args.config).archive.dir)
-    return ArchiveLayout(Path("data").resolve())
