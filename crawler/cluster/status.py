@@ -142,9 +142,9 @@ def format_cluster_status(status: ClusterStatus, width: int | None = None) -> st
         (
             w.name,
             "alive" if w.alive else "stale",
+            f"{w.age:.0f}s ago" if w.age is not None else "unreadable",
             w.run or "-",
             w.started,
-            w.heartbeat + (f" ({w.age:.0f}s ago)" if w.age is not None else " (unreadable)"),
             w.host,
             w.pid,
             w.shard,
@@ -154,9 +154,9 @@ def format_cluster_status(status: ClusterStatus, width: int | None = None) -> st
     header: tuple[str, ...] = (
         "worker",
         "state",
+        "heartbeat",
         "run",
-        "started",
-        "last heartbeat",
+        "since",
         "host",
         "pid",
         "shard",
