@@ -29,6 +29,7 @@ from support import REPO, closed_port, newsarchive, records_of
 from test_schedule import wait_for, write_daemon_config
 
 from archive.layout import ArchiveLayout
+from archive.verify import verify_archive
 from crawler.cluster import keys
 from crawler.cluster.queue import enqueue
 from crawler.sample_server import SampleSite
@@ -114,8 +115,8 @@ def settled(shard: Path) -> None:
 
 
 def verifies(shard: Path) -> bool:
-    done = newsarchive("verify", "--archive-dir", shard)
-    assert done.returncode == 0, done.stdout + done.stderr
+    problems = verify_archive(ArchiveLayout(shard))
+    assert not problems, problems
     return True
 
 
@@ -255,32 +256,69 @@ def test_a_worker_killed_mid_run_has_its_run_redelivered_after_the_visibility_ti
     assert verifies(first) and verifies(second)
 
 
-def test_redis_killed_and_restarted_loses_no_queued_run_and_the_worker_carries_on(
+def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    schedules = {"herald": "0 * * * *", "wire": "0 * * * *"}
+    schedules = {"herald": "0 * * * *", "daily": "0 * * * *", "wire": "0 * * * *"}
     config = write_daemon_config(tmp_path / "s.toml", site, tmp_path / "unused", schedules)
     shard, log = tmp_path / "shard", tmp_path / "w1.log"
+
+    def outage(times: int) -> None:
+        """Kill Redis, wait for the worker's `times`-th lost line, start Redis on its AOF."""
+        redis.stop(kill=True)
+        wait_for(lambda: log.read_text().count("lost Redis") == times, 10, "the worker to notice")
+        time.sleep(1)
+        redis.start()
+
     with redis_server(tmp_path / "redis") as redis:
         queue_run(redis, config, "herald")
         redis.restart(kill=True)  # a crash: what is left is what the AOF holds
         assert redis.client().xlen(keys.RUNS) == 1
         with worker(redis, shard, "w1", log) as w1:
             wait_for(lambda: bool(last_result(redis, "herald")), 30, "the queued run done")
-            redis.stop(kill=True)
-            wait_for(lambda: "lost Redis" in log.read_text(), 10, "the worker to notice")
-            time.sleep(1.5)
-            redis.start()
+            queue_run(redis, config, "daily")
+            wait_for(lambda: redis.client().get(keys.lease("daily")) == "w1", 20, "daily started")
+            outage(1)  # while a run goes on
+            wait_for(lambda: bool(last_result(redis, "daily")), 30, "the run done")
+            outage(2)  # while the worker waits for a run
             queue_run(redis, config, "wire")
             wait_for(lambda: bool(last_result(redis, "wire")), 30, "a run queued after")
-            assert w1.poll() is None, "the worker survived the outage"
+            assert w1.poll() is None, "the worker survived the outages"
             w1.send_signal(signal.SIGTERM)
             assert w1.wait(timeout=30) == 0
+            client = redis.client()
+            assert client.xlen(keys.RUNS) == 0 and not client.hgetall(keys.QUEUED)
     text = log.read_text()
-    assert text.count("WARNING crawler.cluster.worker: lost Redis at redis://:***@") == 1
-    assert "is back" in text and PASSWORD not in text
-    assert {s for s, _, done in runs_of(shard) if done} == {"herald", "wire"}
+    assert text.count("WARNING crawler.cluster.worker: lost Redis at redis://:***@") == 2
+    assert text.count("Redis at redis://:***@") == 4 and PASSWORD not in text
+    assert {s for s, _, done in runs_of(shard) if done} == set(schedules)
     assert verifies(shard)
+
+
+def test_sigterm_stops_the_crawl_and_leaves_its_run_which_the_restarted_worker_takes_first(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    config = write_daemon_config(
+        tmp_path / "s.toml", site, tmp_path / "unused", {"daily": "0 * * * *"}
+    )
+    shard, log = tmp_path / "shard", tmp_path / "w1.log"
+    with redis_server(tmp_path / "redis") as redis:
+        client = redis.client()
+        queue_run(redis, config, "daily")
+        with worker(redis, shard, "w1", log) as w1:
+            wait_for(lambda: client.get(keys.lease("daily")) == "w1", 20, "the run started")
+            time.sleep(1.5)
+            w1.send_signal(signal.SIGTERM)
+            assert w1.wait(timeout=30) == 0
+        assert not last_result(redis, "daily"), "a stopped run is not acknowledged"
+        assert client.xpending(keys.RUNS, keys.GROUP)["consumers"] == [{"name": "w1", "pending": 1}]
+        assert client.get(keys.lease("daily")) is None, "its source is free for another worker"
+        assert not list(ArchiveLayout(shard).warc_dir.glob("*.open")), "the WARC file was closed"
+        assert verifies(shard)
+        with worker(redis, shard, "w1", log):
+            wait_for(lambda: bool(last_result(redis, "daily")), 30, "the run taken back")
+        assert client.xlen(keys.RUNS) == 0
+    assert "taking back 1 runs this worker had not finished" in log.read_text()
 
 
 def test_status_shows_stale_workers_and_escapes_what_redis_holds(tmp_path: Path) -> None:
