@@ -30,7 +30,7 @@ from test_schedule import wait_for, write_daemon_config
 
 from archive.layout import ArchiveLayout
 from archive.verify import verify_archive
-from crawler.cluster import keys
+from crawler.cluster import CLUSTER_ENV, keys
 from crawler.cluster.queue import enqueue
 from crawler.sample_server import SampleSite
 from crawler.schedule import SECONDS_TRIGGER_ENV
@@ -44,27 +44,17 @@ TIMING = ("--visibility-timeout", str(VISIBILITY), "--heartbeat", "0.5")
 def worker(
     redis: RedisServer, shard: Path, name: str, log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`newsarchive worker` as `name` into `shard`, logging to `log`; killed if still running
-    when the block ends."""
+    """`newsarchive worker` as `name` into `shard`, logging to `log`, the Redis URL (with its
+    password) in its environment as a systemd unit gives it; killed if still running when the
+    block ends."""
+    command = [sys.executable, "-m", "crawler", "worker", "--cluster", "--archive-dir", str(shard)]
     with log.open("ab") as stream:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "crawler",
-                "worker",
-                "--cluster",
-                redis.url,
-                "--archive-dir",
-                str(shard),
-                "--name",
-                name,
-                *TIMING,
-                "-v",
-            ],
+            [*command, "--name", name, *TIMING, "-v"],
             stdout=stream,
             stderr=stream,
             cwd=REPO,
+            env={**os.environ, CLUSTER_ENV: redis.url},
         )
     try:
         yield process
@@ -107,6 +97,15 @@ def runs_of(shard: Path) -> list[tuple[str, datetime, datetime | None]]:
 
 def _ts(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def crawl_of(shard: Path) -> int:
+    """Wait until a crawl holds the shard (its run is under way); its pid."""
+    lock = ArchiveLayout(shard).lock_path
+    wait_for(lambda: lock_holder(lock) is not None, 30, "a crawl of the shard")
+    pid = lock_holder(lock)
+    assert pid is not None
+    return pid
 
 
 def settled(shard: Path) -> None:
@@ -238,7 +237,8 @@ def test_a_worker_killed_mid_run_has_its_run_redelivered_after_the_visibility_ti
         with worker(redis, first, "w1", tmp_path / "w1.log") as w1:
             wait_for(lambda: client.get(keys.lease("daily")) == "w1", 20, "w1 to take the run")
             with worker(redis, second, "w2", tmp_path / "w2.log"):
-                time.sleep(1.5)  # mid-run: the sample site's slow page holds it for seconds
+                crawl_of(first)
+                time.sleep(1)  # mid-run: the sample site's slow page holds it for seconds
                 w1.kill()
                 killed = time.monotonic()
                 wait_for(lambda: client.get(keys.lease("daily")) == "w2", 20, "the redelivery")
@@ -277,7 +277,7 @@ def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
         with worker(redis, shard, "w1", log) as w1:
             wait_for(lambda: bool(last_result(redis, "herald")), 30, "the queued run done")
             queue_run(redis, config, "daily")
-            wait_for(lambda: redis.client().get(keys.lease("daily")) == "w1", 20, "daily started")
+            crawl_of(shard)
             outage(1)  # while a run goes on
             wait_for(lambda: bool(last_result(redis, "daily")), 30, "the run done")
             outage(2)  # while the worker waits for a run
@@ -306,8 +306,10 @@ def test_sigterm_stops_the_crawl_and_leaves_its_run_which_the_restarted_worker_t
         client = redis.client()
         queue_run(redis, config, "daily")
         with worker(redis, shard, "w1", log) as w1:
-            wait_for(lambda: client.get(keys.lease("daily")) == "w1", 20, "the run started")
-            time.sleep(1.5)
+            crawl = crawl_of(shard)
+            time.sleep(1)  # mid-run: the sample site's slow page holds it for seconds
+            for pid in (w1.pid, crawl):  # what `ps` shows every user
+                assert PASSWORD not in Path(f"/proc/{pid}/cmdline").read_text()
             w1.send_signal(signal.SIGTERM)
             assert w1.wait(timeout=30) == 0
         assert not last_result(redis, "daily"), "a stopped run is not acknowledged"

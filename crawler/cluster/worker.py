@@ -41,7 +41,7 @@ import redis
 from archive.errors import ArchiveError, ArchiveLockedError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
-from crawler.cluster import keys
+from crawler.cluster import CLUSTER_ENV, keys
 from crawler.cluster.connection import reason, redacted
 from crawler.cluster.queue import RunMessage, RunQueue
 from crawler.cluster.scheduler import TIME_FORMAT
@@ -146,9 +146,14 @@ class Worker:
         self._run, self._run_started = message, _now()
         self._beat(force=True)
         options = self.options
-        extra = ("--cluster", options.url, "--worker-name", options.name, *options.log_args)
+        extra = ("--cluster", "--worker-name", options.name, *options.log_args)
         self._process = start_crawl(
-            snapshot, options.shard, message.sources, extra, die_with_parent=True
+            snapshot,
+            options.shard,
+            message.sources,
+            extra,
+            env={CLUSTER_ENV: options.url},  # not in its arguments, which `ps` shows
+            die_with_parent=True,
         )
         logger.info("run started: %s (%s, pid %d)", message.names, message.id, self._process.pid)
         result, asked_to_stop = self._wait(message, self._process)
