@@ -43,8 +43,7 @@ def start_crawl(
     instead of crawling on unsupervised."""
     command = [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
     command += ["--archive-dir", str(archive_dir), "--json", *extra_args]
-    for name in sources:
-        command += ["--source", name]
+    command += [f"--source={name}" for name in sources]  # a name never reads as an option
     return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

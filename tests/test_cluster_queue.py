@@ -32,6 +32,8 @@ from archive.layout import ArchiveLayout
 from archive.verify import verify_archive
 from crawler.cluster import CLUSTER_ENV, keys
 from crawler.cluster.queue import enqueue
+from crawler.cluster.worker import is_final
+from crawler.crawlprocess import CrawlResult
 from crawler.sample_server import SampleSite
 from crawler.schedule import SECONDS_TRIGGER_ENV
 from crawler.status import lock_holder
@@ -129,6 +131,34 @@ def test_worker_with_redis_unreachable_at_start_exits_69_one_line_and_writes_not
     assert done.stderr.count("\n") == 1 and "cannot reach Redis" in done.stderr
     assert PASSWORD not in done.stderr
     assert not shard.exists()
+
+
+def test_a_worker_refuses_a_name_a_live_worker_elsewhere_uses(tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as redis:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        beat = {"host": "elsewhere", "shard": "/srv/a", "heartbeat": now, "every": 10}
+        redis.client().hset(keys.WORKERS, "w1", json.dumps(beat))
+        other = newsarchive(
+            "worker", "--cluster", redis.url, "--archive-dir", tmp_path / "s", "--name", "w1"
+        )
+    assert other.returncode == 2, other.stderr
+    assert other.stderr.count("\n") == 1 and "used by a live worker on elsewhere" in other.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "stdout", "final"),
+    [
+        (0, '{"outcome": "finished"}', True),
+        (1, "", True),  # an archive problem: the same again would fail the same way
+        (2, '{"outcome": "error"}', True),
+        (69, '{"outcome": "failed"}', True),  # every feed failed: the run is over
+        (69, '{"outcome": "cluster_unavailable"}', False),
+        (75, '{"outcome": "locked"}', False),
+        (-9, "", False),
+    ],
+)
+def test_only_a_final_result_is_acknowledged(code: int, stdout: str, final: bool) -> None:
+    assert is_final(CrawlResult(code, stdout)) is final
 
 
 def test_enqueue_coalesces_sources_already_queued_or_being_crawled(tmp_path: Path) -> None:
@@ -283,11 +313,14 @@ def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
             outage(2)  # while the worker waits for a run
             queue_run(redis, config, "wire")
             wait_for(lambda: bool(last_result(redis, "wire")), 30, "a run queued after")
+            client = redis.client()
+            assert client.xlen(keys.RUNS) == 0 and not client.hgetall(keys.QUEUED)
+            client.flushall()  # as a Redis restarted without its append-only file comes back
+            wait_for(lambda: "the queue is gone" in log.read_text(), 10, "the worker to notice")
+            wait_for(lambda: client.hexists(keys.WORKERS, "w1"), 10, "its next heartbeat")
             assert w1.poll() is None, "the worker survived the outages"
             w1.send_signal(signal.SIGTERM)
             assert w1.wait(timeout=30) == 0
-            client = redis.client()
-            assert client.xlen(keys.RUNS) == 0 and not client.hgetall(keys.QUEUED)
     text = log.read_text()
     assert text.count("WARNING crawler.cluster.worker: lost Redis at redis://:***@") == 2
     assert text.count("Redis at redis://:***@") == 4 and PASSWORD not in text
