@@ -80,6 +80,11 @@ def last_result(redis: RedisServer, source: str) -> dict[str, object]:
     return json.loads(text) if text else {}
 
 
+def slow_run_config(site: SampleSite, folder: Path) -> Path:
+    """A config of the sample site's `daily`, whose slow page keeps its run busy for seconds."""
+    return write_daemon_config(folder / "s.toml", site, folder / "unused", {"daily": "0 * * * *"})
+
+
 def runs_of(shard: Path) -> list[tuple[str, datetime, datetime | None]]:
     """(source, started, finished) of every run of every source in the shard's catalog."""
     path = ArchiveLayout(shard).catalog_path
@@ -257,9 +262,7 @@ def test_scheduler_queues_and_three_workers_crawl_into_their_shards(
 def test_a_worker_killed_mid_run_has_its_run_redelivered_after_the_visibility_timeout(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = write_daemon_config(
-        tmp_path / "s.toml", site, tmp_path / "unused", {"daily": "0 * * * *"}
-    )
+    config = slow_run_config(site, tmp_path)
     first, second = tmp_path / "shard-w1", tmp_path / "shard-w2"
     with redis_server(tmp_path / "redis") as redis:
         client = redis.client()
@@ -331,9 +334,7 @@ def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
 def test_sigterm_stops_the_crawl_and_leaves_its_run_which_the_restarted_worker_takes_first(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = write_daemon_config(
-        tmp_path / "s.toml", site, tmp_path / "unused", {"daily": "0 * * * *"}
-    )
+    config = slow_run_config(site, tmp_path)
     shard, log = tmp_path / "shard", tmp_path / "w1.log"
     with redis_server(tmp_path / "redis") as redis:
         client = redis.client()
