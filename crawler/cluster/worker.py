@@ -156,7 +156,9 @@ class Worker:
         owner = self._redis(lambda: self.queue.lease(message, self.options.visibility_ms))
         if owner is not None:
             logger.info("%s: being crawled by %s; the run waits", message.names, owner)
-        if owner is not None or self._stop.is_set():
+            return
+        if self._stop.is_set():
+            self._redis(lambda: self.queue.give_back(message), retry=False)
             return
         self._run, self._run_started = message, _now()
         self._beat(force=True)
