@@ -126,16 +126,21 @@ def verifies(shard: Path) -> bool:
     return True
 
 
-def test_worker_with_redis_unreachable_at_start_exits_69_one_line_and_writes_nothing(
-    tmp_path: Path,
+def test_redis_unreachable_at_start_is_exit_69_one_line_and_nothing_written(
+    site: SampleSite, tmp_path: Path
 ) -> None:
-    shard = tmp_path / "shard"
+    shard, archive = tmp_path / "shard", tmp_path / "archive"
+    config = write_daemon_config(tmp_path / "s.toml", site, archive, {"wire": "* * * * *"})
     url = f"redis://:{PASSWORD}@127.0.0.1:{closed_port()}/0"
-    done = newsarchive("worker", "--cluster", url, "--archive-dir", shard, "--name", "w1")
-    assert done.returncode == 69
-    assert done.stderr.count("\n") == 1 and "cannot reach Redis" in done.stderr
-    assert PASSWORD not in done.stderr
-    assert not shard.exists()
+    for done in (
+        newsarchive("worker", "--cluster", url, "--archive-dir", shard, "--name", "w1"),
+        newsarchive("schedule", "--config", config, "--cluster", url),
+        newsarchive("status", "--cluster", url),
+    ):
+        assert done.returncode == 69
+        assert done.stderr.count("\n") == 1 and "cannot reach Redis" in done.stderr
+        assert PASSWORD not in done.stderr
+    assert not shard.exists() and not archive.exists()
 
 
 def test_a_worker_refuses_a_name_a_live_worker_elsewhere_uses(tmp_path: Path) -> None:
@@ -177,12 +182,6 @@ def test_enqueue_coalesces_sources_already_queued_or_being_crawled(tmp_path: Pat
         assert client.xlen(keys.RUNS) == 2
         client.xdel(keys.RUNS, first)  # a run gone from the stream no longer holds its sources
         assert enqueue(client, ["a", "b"], "[archive]\n", "now", "host")[1] == ("a", "b")
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[SampleSite]:
-    with SampleSite(slow_seconds=3.0) as running:
-        yield running
 
 
 def test_scheduler_queues_and_three_workers_crawl_into_their_shards(
