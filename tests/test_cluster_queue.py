@@ -281,11 +281,40 @@ def test_a_worker_killed_mid_run_has_its_run_redelivered_after_the_visibility_ti
         last = last_result(redis, "daily")
     assert VISIBILITY - 1 <= taken <= 3 * VISIBILITY, f"taken over after {taken:.1f}s"
     assert last["worker"] == "w2" and last["exit_code"] == 0
-    assert "run of daily taken over" in (tmp_path / "w2.log").read_text()
-    assert message in (tmp_path / "w2.log").read_text()
+    assert f"run of daily ({message}) taken over" in (tmp_path / "w2.log").read_text()
     assert [source for source, _, done in runs_of(second) if done] == ["daily"]
     settled(first)  # the killed worker's crawl was told to stop (it does not crawl on alone)
     assert verifies(first) and verifies(second)
+
+
+def test_a_source_being_crawled_is_not_crawled_by_a_second_worker_at_the_same_time(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    config = slow_run_config(site, tmp_path)
+    first, second = tmp_path / "shard-w1", tmp_path / "shard-w2"
+    with redis_server(tmp_path / "redis") as redis:
+        client = redis.client()
+        queue_run(redis, config, "daily")
+        with worker(redis, first, "w1", tmp_path / "w1.log"):
+            crawl_of(first)
+            # a second run of the source while the first goes on, as a second scheduler with a
+            # stale view could queue it: its lease keeps it waiting for w1's run to end
+            fields = {
+                "sources": "daily",
+                "config": config.read_text(),
+                "due": "",
+                "enqueued_by": "",
+            }
+            client.xadd(keys.RUNS, fields)
+            with worker(redis, second, "w2", tmp_path / "w2.log"):
+                wait_for(
+                    lambda: "being crawled by w1" in (tmp_path / "w2.log").read_text(),
+                    20,
+                    "w2 to wait",
+                )
+                wait_for(lambda: client.xlen(keys.RUNS) == 0, 60, "both runs done")
+    one, other = sorted(runs_of(first) + runs_of(second), key=lambda run: run[1])
+    assert one[2] is not None and other[1] >= one[2], "the second run began after the first ended"
 
 
 def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
