@@ -7,6 +7,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+from archive.collection import Collection
 from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, time_bound
@@ -19,10 +20,26 @@ def archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
 
 
+def collection_options(parser: argparse.ArgumentParser) -> None:
+    """What the readers of a collection take: `archive_options`, `--archive-dir` repeatable."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="config file (TOML); its [collection].shards are read, else its [archive].dir",
+    )
+    parser.add_argument(
+        "--archive-dir",
+        type=Path,
+        action="append",
+        help="archive directory (overrides the config); repeated: the shards of a collection,"
+        " read as one",
+    )
+
+
 def article_options(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
     """What `show` and `history` take: which article, which archive, and --json."""
     parser.add_argument("key", metavar=metavar, help=help)
-    archive_options(parser)
+    collection_options(parser)
     parser.add_argument("--json", action="store_true", help="print it as one JSON object")
 
 
@@ -129,6 +146,17 @@ def record_filters(args: argparse.Namespace) -> Filters:
         all_versions=args.all_versions,
         limit=args.limit or None,
     )
+
+
+def archive_collection(args: argparse.Namespace) -> Collection:
+    """The archives a reader reads (see `collection_options`): the `--archive-dir`s, else the
+    config's `[collection]` shards or its `[archive].dir`, else ./data."""
+    if args.archive_dir:
+        return Collection.of(*(path.resolve() for path in args.archive_dir))
+    if args.config is not None:
+        config = load_config(args.config)
+        return Collection.of(*(config.collection or (config.archive.dir,)))
+    return Collection.of(Path("data").resolve())
 
 
 def archive_layout(args: argparse.Namespace) -> ArchiveLayout:
