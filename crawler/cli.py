@@ -32,9 +32,12 @@ from archive.verify import verify_collection
 from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
     archive_collection,
+    cluster_option,
+    cluster_url,
     collection_options,
     day,
     filter_options,
+    log_args,
     logging_options,
     record_filters,
 )
@@ -74,11 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='print the summary as one JSON line, also on failure ({"outcome": "locked", ...})',
     )
-    crawl.add_argument(
-        "--cluster",
-        metavar="URL",
-        help="as a cluster worker does: share dedup lookups through this Redis (exit 69 if "
-        "it cannot be reached or is lost mid-run); the archive dir is this worker's shard",
+    cluster_option(
+        crawl,
+        "as a cluster worker does: share dedup lookups through this Redis (exit 69 if it cannot "
+        "be reached or is lost mid-run); the archive dir is this worker's shard",
     )
     crawl.add_argument(
         "--worker-name",
@@ -112,11 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild catalog.sqlite from WARC and records (--cluster: the collection's index)",
     )
     collection_options(reindex)
-    reindex.add_argument(
-        "--cluster",
-        metavar="URL",
-        help="instead rebuild the collection's dedup index in this Redis from the shards "
-        "(every --archive-dir); run it while no worker crawls",
+    cluster_option(
+        reindex,
+        "instead rebuild the collection's dedup index in this Redis from the shards (every "
+        "--archive-dir, or the config's [collection]); run it while no worker crawls",
     )
 
     wacz = commands.add_parser("wacz", help="package the archive as a WACZ 1.1.1 file")
@@ -136,12 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument(
         "--archive-dir", type=Path, help="archive directory (overrides the config)"
     )
+    cluster_option(
+        schedule,
+        "put due runs on this Redis's queue for `newsarchive worker`s instead of crawling here "
+        "(exit 69 if it cannot be reached)",
+    )
     logging_options(schedule)
 
     status = commands.add_parser("status", help="per source: last run, errors, next run")
-    status.add_argument("--config", type=Path, required=True, help="config file (TOML)")
+    status.add_argument(
+        "--config", type=Path, help="config file (TOML); needed unless --cluster is given"
+    )
     status.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    cluster_option(
+        status,
+        "the cluster's workers, queue and sources from this Redis instead (with --config: only "
+        "its sources)",
+    )
     query = commands.add_parser("query", help="find archived articles (full text, filters)")
     collection_options(query)
     filter_options(query, default_limit=100)
@@ -238,7 +251,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, archive_dir=args.archive_dir)
         sources = config.select(args.source)
-        member = cluster_member(args.cluster, args.worker_name) if args.cluster else None
+        url = cluster_url(args)
+        member = cluster_member(url, args.worker_name) if url else None
         summary = run_crawl(
             config,
             sources,
@@ -284,12 +298,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    if args.cluster:
+    url = cluster_url(args)
+    if url:
         from crawler.cluster.connection import redacted
         from crawler.cluster.rebuild import rebuild_index
 
         shards = [shard.root for shard in archive_collection(args).shards]
-        print(rebuild_index(args.cluster, shards).as_line(redacted(args.cluster)))
+        print(rebuild_index(url, shards).as_line(redacted(url)))
         return 0
     collection = archive_collection(args)
     if not collection.single:
@@ -317,17 +332,36 @@ def cmd_wacz(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from crawler.schedule import Daemon
 
-    log_args = ["-v"] * args.verbose + (["-q"] if args.quiet else [])
-    if args.log_file:
-        log_args += ["--log-file", str(args.log_file.resolve())]
-    return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args).run()
+    url = cluster_url(args)
+    if url is None:
+        return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args(args)).run()
+    from crawler.cluster.connection import connect
+    from crawler.cluster.scheduler import cluster_queue
+
+    queue = cluster_queue(url, connect(url))
+    return Daemon(args.config, archive_dir=args.archive_dir, queue=queue).run()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from crawler.status import format_status, source_status, status_json
 
+    url = cluster_url(args)
+    if url:
+        return cluster_status(url, args)
+    if args.config is None:
+        raise UsageError("status needs --config FILE (or --cluster URL)")
     statuses = source_status(load_config(args.config, archive_dir=args.archive_dir))
     print(status_json(statuses) if args.json else format_status(statuses))
+    return 0
+
+
+def cluster_status(url: str, args: argparse.Namespace) -> int:
+    from crawler.cluster.connection import connect
+    from crawler.cluster.status import cluster_status, format_cluster_status
+
+    names = [s.name for s in load_config(args.config).sources] if args.config else []
+    status = cluster_status(connect(url), names)
+    print(status.as_json() if args.json else format_cluster_status(status))
     return 0
 
 
