@@ -128,6 +128,8 @@ _DATA_WORDS = 40
 _RUBY_ANNOTATIONS = ("rt", "rp")
 # A block that holds this share of a headline's words, in a row, repeats the headline.
 _REPEAT_SHARE = 2 / 3
+# A paragraph of running text (`running_text_length`) is this many characters long at least.
+_RUNNING_CHARS = 80
 # How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
 _LEAD_CHARS = 200
 
@@ -141,9 +143,20 @@ def _is_hidden(elem: _Element) -> bool:
     )
 
 
-def _is_empty_before_text(elem: _Element) -> bool:
-    """An element without content that text follows, such as a spacer before a heading's words."""
-    return elem.text is None and not len(elem) and bool(elem.tail and elem.tail.strip())
+# Elements of the kinds trafilatura's precision mode deletes when empty, with no content and a
+# text right after them: a superset of `_empty_before_text`, found in one query rather than by a
+# look at every such element of the page.
+_MAYBE_EMPTY_BEFORE_TEXT = XPath(
+    "descendant-or-self::*["
+    + " or ".join(f"self::{tag}" for tag in sorted(CUT_EMPTY_ELEMS))
+    + "][not(node())][following-sibling::node()[1][self::text()]]"
+)
+
+
+def _empty_before_text(tree: HtmlElement) -> list[_Element]:
+    """The elements without content that text follows, such as a spacer before a heading's
+    words, in page order."""
+    return [elem for elem in _MAYBE_EMPTY_BEFORE_TEXT(tree) if elem.tail and elem.tail.strip()]
 
 
 def words(text: str) -> list[str]:
@@ -186,7 +199,7 @@ def prune_page(tree: HtmlElement) -> int:
     for elem in _MAYBE_HIDDEN(tree):
         if _is_hidden(elem):
             _remove(elem)
-    for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
+    for elem in _empty_before_text(tree):
         _remove(elem)
     for elem in list(tree.iter(_RUBY_ANNOTATIONS)):
         _remove(elem)
@@ -201,9 +214,13 @@ def prune_page(tree: HtmlElement) -> int:
 
 
 def running_text_length(tree: HtmlElement) -> int:
-    """Characters in the page's paragraphs of sentence length (80+), a yardstick for the body."""
-    lengths = (len(" ".join(p.text_content().split())) for p in tree.iter("p"))
-    return sum(n for n in lengths if n >= 80)
+    """Characters in the page's paragraphs of sentence length (80+), a yardstick for the body.
+
+    White space made single only shortens a text: one shorter than that as it is is not counted
+    without being made so."""
+    texts = (p.text_content() for p in tree.iter("p"))
+    lengths = (len(" ".join(text.split())) for text in texts if len(text) >= _RUNNING_CHARS)
+    return sum(n for n in lengths if n >= _RUNNING_CHARS)
 
 
 def mark_links(tree: HtmlElement) -> None:
