@@ -143,20 +143,9 @@ def _is_hidden(elem: _Element) -> bool:
     )
 
 
-# Elements of the kinds trafilatura's precision mode deletes when empty, with no content and a
-# text right after them: a superset of `_empty_before_text`, found in one query rather than by a
-# look at every such element of the page.
-_MAYBE_EMPTY_BEFORE_TEXT = XPath(
-    "descendant-or-self::*["
-    + " or ".join(f"self::{tag}" for tag in sorted(CUT_EMPTY_ELEMS))
-    + "][not(node())][following-sibling::node()[1][self::text()]]"
-)
-
-
-def _empty_before_text(tree: HtmlElement) -> list[_Element]:
-    """The elements without content that text follows, such as a spacer before a heading's
-    words, in page order."""
-    return [elem for elem in _MAYBE_EMPTY_BEFORE_TEXT(tree) if elem.tail and elem.tail.strip()]
+def _is_empty_before_text(elem: _Element) -> bool:
+    """An element without content that text follows, such as a spacer before a heading's words."""
+    return elem.text is None and not len(elem) and bool(elem.tail and elem.tail.strip())
 
 
 def words(text: str) -> list[str]:
@@ -199,7 +188,7 @@ def prune_page(tree: HtmlElement) -> int:
     for elem in _MAYBE_HIDDEN(tree):
         if _is_hidden(elem):
             _remove(elem)
-    for elem in _empty_before_text(tree):
+    for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
         _remove(elem)
     for elem in list(tree.iter(_RUBY_ANNOTATIONS)):
         _remove(elem)
