@@ -78,9 +78,8 @@ def region_text(region: HtmlElement | None) -> str:
     """The text of a readability region, a line break after every block; "" for None."""
     if region is None:
         return ""
-    for elem in region.iter():
-        if elem.tag in _BLOCKS:
-            elem.tail = "\n" + (elem.tail or "")
+    for elem in region.iter(*_BLOCKS):
+        elem.tail = "\n" + (elem.tail or "")
     return "".join(region.itertext())
 
 
