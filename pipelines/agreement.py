@@ -240,7 +240,8 @@ def bound_by(text: str, other: str) -> str:
     first = next((i for i, line in enumerate(lines) if _agrees(line, reading)), None)
     if first is None:
         return text
-    last = next(i for i in reversed(range(len(lines))) if _agrees(lines[i], reading))
+    # The first line is not measured twice (a text of one long line is the costly case).
+    last = next((i for i in range(len(lines) - 1, first, -1) if _agrees(lines[i], reading)), first)
     kept = lines[first : last + 1]
     kept[0] = kept[0][_shared_span(kept[0], reading)[0] :]
     kept[-1] = kept[-1][: _shared_span(kept[-1], reading)[1]]
