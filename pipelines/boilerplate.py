@@ -220,9 +220,10 @@ def mark_links(tree: HtmlElement) -> None:
     for link in tree.iter("a"):
         if not link.get("href"):
             continue
-        label = link.text if link.text and link.text.strip() else link.text_content()
-        if label.strip() and not _URL.match(label.strip()):
-            link.text = LINK_START + (link.text or "")
+        text = link.text
+        label = (text if text and text.strip() else link.text_content()).strip()
+        if label and not _URL.match(label):
+            link.text = LINK_START + (text or "")
             link.tail = LINK_END + (link.tail or "")
 
 
