@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 from functools import cached_property
+from operator import itemgetter
 
 from lxml.etree import LxmlError, strip_elements
 from lxml.html import HtmlElement, fromstring
@@ -175,19 +176,24 @@ def _agrees(line: str, other: _Reading) -> bool:
 def _shared_span(line: str, other: _Reading) -> tuple[int, int]:
     """Where a line's first shingle found in the other reading begins and its last one ends,
     widened to whitespace so quotes and final punctuation stay; the whole line when it has none."""
-    spans = [match.span() for match in word_spans(line)]
-    tokens = [line[start:end].lower() for start, end in spans]
+    matches = list(word_spans(line))
+    tokens = list(map(str.lower, map(itemgetter(0), matches)))
     if len(tokens) < SHINGLE:
         return 0, len(line)
     plain = _plain(line)
     # Words lower-cased one by one can differ from the lower-cased line's (a final sigma).
     if (other.find(plain) >= 0 and words(plain) == tokens) or other.holds(tokens):
-        start, end = spans[0][0], spans[-1][1]
+        start, end = matches[0].start(), matches[-1].end()
     else:
-        hits = [i for i, shingle in enumerate(_shingles(tokens)) if shingle in other.shingles]
-        if not hits:
+        # The first shared shingle looked for from the start, the last from the end: a long line
+        # is not tested whole.
+        shingles = list(_shingles(tokens))
+        shared = other.shingles
+        first = next((i for i, shingle in enumerate(shingles) if shingle in shared), None)
+        if first is None:
             return 0, len(line)
-        start, end = spans[hits[0]][0], spans[hits[-1] + SHINGLE - 1][1]
+        last = next(i for i in range(len(shingles) - 1, first - 1, -1) if shingles[i] in shared)
+        start, end = matches[first].start(), matches[last + SHINGLE - 1].end()
     after = _SPACE.search(line, end)
     return line.rfind(" ", 0, start) + 1, after.start() if after else len(line)
 
