@@ -9,6 +9,7 @@ right, the paragraphs are lost. The page knows where each block ends and the nex
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import pairwise
 
 from lxml.etree import XML, XSLT, _Element
@@ -67,14 +68,23 @@ def block_boundaries(tree: HtmlElement) -> frozenset[str]:
     return frozenset(keys)
 
 
+@lru_cache(maxsize=1)
+def _run_ends(boundaries: frozenset[str]) -> frozenset[str]:
+    """The first sides of the boundaries (a run's last characters), made once for a page's lines:
+    a space after none of them is no boundary, found without building the whole key."""
+    return frozenset(key[:SIDE_CHARS] for key in boundaries)
+
+
 def split_line(line: str, boundaries: frozenset[str]) -> list[str]:
     """A line broken at every space where the words of a page boundary meet."""
     if len(line) < 2 * SIDE_CHARS + 1 or not boundaries:
         return [line]
+    ends = _run_ends(boundaries)
     cuts = [0]
     at = line.find(" ", SIDE_CHARS)
     while at >= 0:
-        if line[at - SIDE_CHARS : at] + _JOIN + line[at + 1 : at + 1 + SIDE_CHARS] in boundaries:
+        end = line[at - SIDE_CHARS : at]
+        if end in ends and end + _JOIN + line[at + 1 : at + 1 + SIDE_CHARS] in boundaries:
             cuts.append(at + 1)
         at = line.find(" ", at + 1)
     if len(cuts) == 1:
