@@ -14,8 +14,11 @@ from lxml import etree
 
 # C0 controls but tab and newline, DEL, and the C1 controls (U+0080 to U+009F).
 _CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
-_RAW_CONTROL = re.compile("[" + re.escape("".join(map(chr, _CONTROLS))) + "]")
 _REFERENCE = re.compile(r"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))")
+# The same characters in a page's UTF-8 form: the C0 controls and DEL as bytes of their own, the
+# C1 controls as C2 80 to C2 9F. Looked for in bytes, they are found several times faster.
+_C0_BYTES = bytes(code for code in _CONTROLS if code < 0x80)
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
 def strip_controls(text: str) -> str:
@@ -49,7 +52,10 @@ def strip_tree_controls(tree: etree._Element, markup: str) -> None:
 
 
 def _may_hold_controls(markup: str) -> bool:
-    if _RAW_CONTROL.search(markup):
+    raw = markup.encode("utf-8", "surrogatepass")
+    if len(raw.translate(None, _C0_BYTES)) < len(raw) or (
+        b"\xc2" in raw and _C1_UTF8.search(raw) is not None
+    ):
         return True
     return any(
         (int(hexadecimal, 16) if hexadecimal else int(decimal)) in _CONTROLS

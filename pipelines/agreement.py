@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 from functools import cached_property
+from operator import itemgetter
 
 from lxml.etree import LxmlError, strip_elements
 from lxml.html import HtmlElement, fromstring
@@ -79,9 +80,8 @@ def region_text(region: HtmlElement | None) -> str:
     """The text of a readability region, a line break after every block; "" for None."""
     if region is None:
         return ""
-    for elem in region.iter():
-        if elem.tag in _BLOCKS:
-            elem.tail = "\n" + (elem.tail or "")
+    for elem in region.iter(*_BLOCKS):
+        elem.tail = "\n" + (elem.tail or "")
     return "".join(region.itertext())
 
 
@@ -177,19 +177,24 @@ def _agrees(line: str, other: _Reading) -> bool:
 def _shared_span(line: str, other: _Reading) -> tuple[int, int]:
     """Where a line's first shingle found in the other reading begins and its last one ends,
     widened to whitespace so quotes and final punctuation stay; the whole line when it has none."""
-    spans = [match.span() for match in word_spans(line)]
-    tokens = [line[start:end].lower() for start, end in spans]
+    matches = list(word_spans(line))
+    tokens = list(map(str.lower, map(itemgetter(0), matches)))
     if len(tokens) < SHINGLE:
         return 0, len(line)
     plain = _plain(line)
     # Words lower-cased one by one can differ from the lower-cased line's (a final sigma).
     if (other.find(plain) >= 0 and words(plain) == tokens) or other.holds(tokens):
-        start, end = spans[0][0], spans[-1][1]
+        start, end = matches[0].start(), matches[-1].end()
     else:
-        hits = [i for i, shingle in enumerate(_shingles(tokens)) if shingle in other.shingles]
-        if not hits:
+        # The first shared shingle looked for from the start, the last from the end: a long line
+        # is not tested whole.
+        shingles = list(_shingles(tokens))
+        shared = other.shingles
+        first = next((i for i, shingle in enumerate(shingles) if shingle in shared), None)
+        if first is None:
             return 0, len(line)
-        start, end = spans[hits[0]][0], spans[hits[-1] + SHINGLE - 1][1]
+        last = next(i for i in range(len(shingles) - 1, first - 1, -1) if shingles[i] in shared)
+        start, end = matches[first].start(), matches[last + SHINGLE - 1].end()
     after = _SPACE.search(line, end)
     return line.rfind(" ", 0, start) + 1, after.start() if after else len(line)
 
@@ -242,7 +247,8 @@ def bound_by(text: str, other: str) -> str:
     first = next((i for i, line in enumerate(lines) if _agrees(line, reading)), None)
     if first is None:
         return text
-    last = next(i for i in reversed(range(len(lines))) if _agrees(lines[i], reading))
+    # The first line is not measured twice (a text of one long line is the costly case).
+    last = next((i for i in range(len(lines) - 1, first, -1) if _agrees(lines[i], reading)), first)
     kept = lines[first : last + 1]
     kept[0] = kept[0][_shared_span(kept[0], reading)[0] :]
     kept[-1] = kept[-1][: _shared_span(kept[-1], reading)[1]]

@@ -76,10 +76,16 @@ def _main_content(tree: HtmlElement, url: str, meta: PageMetadata, precision: bo
     """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters.
 
     `precision` picks trafilatura's precision mode, the first reading; without it, its balanced
-    mode reads the page for the recall pass. trafilatura works on its own copy of the tree.
+    mode reads the page for the recall pass. trafilatura works on its own copy of the tree. Only
+    its output tree is read: the "xml" format spares the text it would otherwise write from it.
     """
     doc = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, favor_precision=precision, fast=True
+        tree,
+        url=url,
+        include_comments=False,
+        favor_precision=precision,
+        fast=True,
+        output_format="xml",
     )
     if not isinstance(doc, Document) or doc.body is None:
         return ""

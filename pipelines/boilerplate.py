@@ -132,6 +132,8 @@ _DATA_WORDS = 40
 _RUBY_ANNOTATIONS = ("rt", "rp")
 # A block that holds this share of a headline's words, in a row, repeats the headline.
 _REPEAT_SHARE = 2 / 3
+# A paragraph of running text (`running_text_length`) is this many characters long at least.
+_RUNNING_CHARS = 80
 # How far into a text's first line the page header (`drop_page_header`) may reach, in characters.
 _LEAD_CHARS = 200
 
@@ -211,9 +213,13 @@ def prune_page(tree: HtmlElement) -> int:
 
 
 def running_text_length(tree: HtmlElement) -> int:
-    """Characters in the page's paragraphs of sentence length (80+), a yardstick for the body."""
-    lengths = (len(" ".join(p.text_content().split())) for p in tree.iter("p"))
-    return sum(n for n in lengths if n >= 80)
+    """Characters in the page's paragraphs of sentence length (80+), a yardstick for the body.
+
+    White space made single only shortens a text: one shorter than that as it is is not counted
+    without being made so."""
+    texts = (p.text_content() for p in tree.iter("p"))
+    lengths = (len(" ".join(text.split())) for text in texts if len(text) >= _RUNNING_CHARS)
+    return sum(n for n in lengths if n >= _RUNNING_CHARS)
 
 
 def mark_links(tree: HtmlElement) -> None:
@@ -224,9 +230,10 @@ def mark_links(tree: HtmlElement) -> None:
     for link in tree.iter("a"):
         if not link.get("href"):
             continue
-        label = link.text if link.text and link.text.strip() else link.text_content()
-        if label.strip() and not _URL.match(label.strip()):
-            link.text = LINK_START + (link.text or "")
+        text = link.text
+        label = (text if text and text.strip() else link.text_content()).strip()
+        if label and not _URL.match(label):
+            link.text = LINK_START + (text or "")
             link.tail = LINK_END + (link.tail or "")
 
 

@@ -60,10 +60,12 @@ def _runs(tree: HtmlElement) -> list[str]:
     """The page's text runs between breaks, in order, single-spaced; empty runs left out.
 
     One XSLT pass (in C) writes the page's text with a mark at each breaking element's start and
-    end, scripts and styles left out; a Python walk over the tree costs three times as much.
+    end, scripts and styles left out; a Python walk over the tree costs three times as much. The
+    white space is made single in the whole text at once (the mark is none), which leaves a run
+    at most a space at either end to strip.
     """
-    whole = str(_MARK_BREAKS(tree))
-    return [run for run in (" ".join(part.split()) for part in whole.split(_RUN)) if run]
+    whole = " ".join(str(_MARK_BREAKS(tree)).split())
+    return [run for run in map(str.strip, whole.split(_RUN)) if run]
 
 
 def block_boundaries(tree: HtmlElement) -> frozenset[str]:

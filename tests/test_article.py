@@ -11,6 +11,7 @@ from trafilatura.utils import load_html
 from pipelines.article import Article, decode_html, extract_article
 from pipelines.boilerplate import prune_page
 from pipelines.metadata import clean_authors, normalise_date
+from pipelines.paragraphs import block_boundaries, split_line
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 BOILERPLATE = (
@@ -364,3 +365,17 @@ def test_preformatted_text_keeps_its_lines_and_its_paragraphs() -> None:
         "This Internet-Draft is submitted in full conformance with the\n"
         "provisions of BCP 78 and BCP 79.",
     ]
+
+
+def test_a_line_is_split_where_its_own_page_has_blocks_meet() -> None:
+    """Each page's boundaries split its lines, whichever page's lines were split before (the
+    boundaries' first sides are kept between lines of one page)."""
+    line = "The harbour board met on Monday at noon to settle the quay"
+    pages = {
+        "<p>The harbour board met on Monday</p><p>at noon to settle the quay</p>": 31,
+        "<p>The harbour board met</p><p>on Monday at noon to settle the quay</p>": 21,
+    }
+    for _ in range(2):
+        for page, cut in pages.items():
+            boundaries = block_boundaries(load_html(f"<html><body>{page}</body></html>"))
+            assert split_line(line, boundaries) == [line[:cut], line[cut + 1 :]]

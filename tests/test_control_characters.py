@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from support import LocalSite, local_config, newsarchive, records_of, serve
+from trafilatura.utils import load_html
 
-from archive.controls import strip_controls
+from archive.controls import strip_controls, strip_tree_controls
 from crawler.feeds import parse_feed
 from pipelines.extracted import Article
 
@@ -79,3 +80,17 @@ def test_strip_controls_keeps_tabs_newlines_and_format_characters() -> None:
     assert strip_controls("a\tb\nc\r\nd\re\x7f\x80\x9f\u200d\u200f\u2028") == (
         "a\tb\nc\nd\ne\u200d\u200f\u2028"
     )
+
+
+def test_raw_controls_without_a_reference_are_found_and_stripped_from_the_tree() -> None:
+    """DEL and C1 controls sent raw, with no character reference beside them, reach lxml's tree:
+    the page is searched for them (in its UTF-8 bytes, where a C1 control is C2 80 to C2 9F and
+    a no-break space C2 A0 is none), and the tree is cleaned."""
+    for control in ("\x7f", "\x85", "\x9b"):
+        markup = (
+            f'<html><body><p title="quay{control}4">Harbour{control}\u00a0board</p></body></html>'
+        )
+        tree = load_html(markup)
+        strip_tree_controls(tree, markup)
+        paragraph = tree.find(".//p")
+        assert (paragraph.text, paragraph.get("title")) == ("Harbour\u00a0board", "quay4")
