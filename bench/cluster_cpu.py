@@ -4,7 +4,8 @@
 
 Each round crawls the sample site's bulk outlet (127.0.0.5) twice into fresh archives: plain
 `crawl`, then `crawl --cluster` against a fresh redis-server (tests/redis_server.py: loopback,
-AOF). CPU is the crawl's process tree (user + system, from the kernel's accounting of waited-for
+AOF, with `appendfsync everysec` as README's example deploys it; the tests' `always` fsyncs each
+write). CPU is the crawl's process tree (user + system, from the kernel's accounting of waited-for
 children) plus, for the cluster, the Redis server's own (`INFO cpu`). What a loaded machine does
 not blur: Redis requests per article (`total_reads_processed`: round trips, a pipeline or a script
 call is one) and commands per article (`INFO commandstats`, those scripts run included). Each
@@ -87,6 +88,7 @@ def round_(site: SampleSite, folder: Path) -> dict[str, float]:
     articles, single = crawl(site, folder / "single")
     with redis_server(folder / "redis") as server:
         client = server.client()
+        client.config_set("appendfsync", "everysec")
         client.config_resetstat()
         redis_before = _redis_cpu(client.info("cpu"))
         clustered, worker = crawl(
