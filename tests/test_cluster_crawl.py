@@ -45,3 +45,17 @@ def test_worker_shard_warc_files_carry_the_worker_name(site: SampleSite, tmp_pat
     names = [p.name for p in (shard / "warc").glob("*.warc.gz")]
     assert names and all(name.startswith("w1-") for name in names)
     assert newsarchive("verify", "--archive-dir", shard).returncode == 0
+
+
+def test_a_new_article_costs_about_three_redis_requests(tmp_path: Path) -> None:
+    """Claim with its lookups, payload, text: one request each (a publish is one per batch), so
+    that Redis adds little CPU per article to a worker's crawl."""
+    with SampleSite(bulk_articles=40) as bulk, redis_server(tmp_path / "redis") as redis:
+        config = write_config(tmp_path / "sources.toml", bulk, tmp_path / "shard")
+        done = newsarchive(
+            "crawl", "--config", config, "--source", "bulk", "--json", "--cluster", redis.url
+        )
+        assert done.returncode == 0, done.stderr
+        requests = redis.client().info("stats")["total_reads_processed"]
+    assert done.summary()["articles_new"] == 40
+    assert requests / 40 < 4

@@ -39,14 +39,15 @@ logger = logging.getLogger(__name__)
 CLAIM_SECONDS = 60.0
 """How long a claim outlives its worker: a dead worker's articles wait this long for another."""
 RENEW_SECONDS = 10.0
-"""How often a working worker renews its claims (with a publish, see `queue_claims`)."""
+"""How often a working worker renews its claims (with a publish, see `due_claims`)."""
 
-# Take the claim if it is free or already ours (a restarted worker of the same name).
+# Take the claim if it is free or already ours (a restarted worker of the same name), then, in
+# the same round trip, look the URL up: its alias and its article (KEYS[2], KEYS[3]).
 _CLAIM = """
 local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then return 0 end
+if owner and owner ~= ARGV[1] then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+return {redis.call('GET', KEYS[2]) or '', redis.call('HGETALL', KEYS[3])}
 """
 # Renew (PEXPIRE with ARGV[2]) or release (no ARGV[2]) a claim, only while it is ours.
 _OWN = """
@@ -75,8 +76,10 @@ class ClusterIndex:
         self._lost: ClusterUnavailableError | None = None
         self._claim = self.client.register_script(_CLAIM)
         self._own = self.client.register_script(_OWN)
-        self.held: set[str] = set()
-        """Claims this run holds (canonical URLs), until published or the run ends."""
+        self.held: dict[str, tuple[str | None, dict[str, str]]] = {}
+        """Claims this run holds (canonical URLs), until published or the run ends, each with
+        what the claim found: the URL's alias and its article's hash. While the claim is held no
+        other worker publishes them, so they answer the lookups of the URL without a round trip."""
         self._finished: set[str] = set()
         self._renewed = time.monotonic()
 
@@ -93,11 +96,14 @@ class ClusterIndex:
 
     # lookups: what other shards archived
     def canonical_for(self, url: str) -> str | None:
+        if url in self.held:
+            return self.held[url][0]
         found: Any = self.call(lambda: self.client.get(key("alias", url)))
         return cast(str | None, found)
 
     def article(self, canonical_url: str) -> ArchivedArticle | None:
-        found = self._hash("url", canonical_url)
+        claimed = self.held.get(canonical_url)
+        found = claimed[1] if claimed else self._hash("url", canonical_url)
         if not found:
             return None
         return ArchivedArticle(
@@ -152,39 +158,35 @@ class ClusterIndex:
 
     # claims
     def claim(self, url: str) -> bool:
-        """Claim the article at `url` for this worker; False: another worker is archiving it."""
-        taken = self.call(
-            lambda: self._claim(
-                keys=[key("claim", url)], args=[self.shard, int(CLAIM_SECONDS * 1000)]
-            )
+        """Claim the article at `url` for this worker, and look it up (see `held`); False:
+        another worker is archiving it."""
+        keys = [key("claim", url), key("alias", url), key("url", url)]
+        taken: Any = self.call(
+            lambda: self._claim(keys=keys, args=[self.shard, int(CLAIM_SECONDS * 1000)])
         )
-        if taken:
-            self.held.add(url)
-        return bool(taken)
+        if not taken:
+            return False
+        alias, fields = taken
+        self.held[url] = (alias or None, dict(zip(fields[::2], fields[1::2], strict=True)))
+        return True
 
     def finish(self, url: str) -> None:
         """This run is done with the article at `url` (found archived): release its claim with
         the next publish."""
         self._finished.add(url)
 
-    def queue_claims(self, pipe: Any, published: set[str]) -> None:
-        """Queue on `pipe` (the publish's MULTI) the release of the claims of the URLs
-        `published` and of those finished, and, every `RENEW_SECONDS`, the renewal of the
-        others held."""
-        release = (published | self._finished) & self.held
+    def due_claims(self, published: set[str]) -> tuple[list[str], list[str]]:
+        """The claims a publish releases (of the URLs `published` and of those finished) and,
+        every `RENEW_SECONDS`, the others held, which it renews."""
+        release = sorted((published | self._finished) & self.held.keys())
         self._finished.clear()
         for url in release:
-            self._own(keys=[key("claim", url)], args=[self.shard], client=pipe)
-        self.held -= release
+            del self.held[url]
         now = time.monotonic()
-        if self.held and now - self._renewed >= RENEW_SECONDS:
-            self._renewed = now
-            for url in self.held:
-                self._own(
-                    keys=[key("claim", url)],
-                    args=[self.shard, int(CLAIM_SECONDS * 1000)],
-                    client=pipe,
-                )
+        if not self.held or now - self._renewed < RENEW_SECONDS:
+            return release, []
+        self._renewed = now
+        return release, list(self.held)
 
     def release_all(self) -> None:
         """At the end of the run: free every claim still held. Best effort: the run's work is

@@ -3,8 +3,8 @@
 What is published is read back from the catalog, never from the crawl's memory: the rows past the
 shard's watermark (per table, the last rowid published), so a worker killed between its commit
 and its publish publishes the rest when it starts again (`reconcile`), and a rebuild
-(`crawler.cluster.rebuild`) is the same code from rowid 0. Each batch goes in one MULTI with the
-watermark's new value, so Redis never holds one without the other. Every command is idempotent:
+(`crawler.cluster.rebuild`) is the same code from rowid 0. Each batch goes in one script call with
+the watermark's new value, so Redis never holds one without the other. Every command is idempotent:
 an article's hash only moves to a later version (or the same from the same shard), a text and a
 payload keep their first shard's record, a URL's capture its latest date.
 """
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.cluster.index import ClusterIndex, key, watermark_key
+from crawler.cluster.index import CLAIM_SECONDS, ClusterIndex, watermark_key
+from crawler.cluster.keys import PREFIX
 
 # The catalog tables whose new rows are published, with the query of the rows past a rowid.
 # `records` are the full-text index's rows, one per JSON record ever stored: the trigger to
@@ -44,37 +45,63 @@ _TEXTS = (
 BATCH_ROWS = 2000
 _LOCATION = ("filename", "offset", "length", "record_id", "target_uri", "date")
 
-# An article's latest version: replaced by a later one, or by the same from the same shard
-# (a republish); its first fetch is the earliest any shard saw.
-_LATEST_VERSION = """
-local cur = redis.call('HMGET', KEYS[1], 'version', 'shard', 'first_fetched')
-local first = ARGV[3]
-if cur[3] and cur[3] < first then first = cur[3] end
-local version = tonumber(ARGV[1])
-if (not cur[1]) or tonumber(cur[1]) < version
-    or (tonumber(cur[1]) == version and cur[2] == ARGV[2]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'shard', ARGV[2], 'first_fetched', first,
-             unpack(ARGV, 4))
-else
-  redis.call('HSET', KEYS[1], 'first_fetched', first)
+# One batch of a shard's rows (ARGV[3], JSON) in one script, which Redis runs whole: the index
+# never holds rows without the watermark past them (KEYS[1]). ARGV[1]: the shard, ARGV[2]: the
+# key prefix.
+_PUBLISH = """
+local shard, prefix = ARGV[1], ARGV[2]
+local batch = cjson.decode(ARGV[3])
+
+-- A text's or a payload's first holder: only the shard that published it first may change it
+-- (a copy demoted in favour of its original, within that shard).
+local function first_shard(key, fields)
+  local owner = redis.call('HGET', key, 'shard')
+  if owner and owner ~= shard then return end
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'shard', shard, unpack(fields))
 end
-return 1
-"""
-# A text's or a payload's first holder: only the shard that published it first may change it
-# (a copy demoted in favour of its original, within that shard).
-_FIRST_SHARD = """
-local shard = redis.call('HGET', KEYS[1], 'shard')
-if shard and shard ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'shard', ARGV[1], unpack(ARGV, 2))
-return 1
-"""
-# A URL's latest full capture, by date.
-_LATEST_CAPTURE = """
-local date = redis.call('HGET', KEYS[1], 'date')
-if date and date > ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'digest', ARGV[1], 'date', ARGV[2])
+
+-- An article's latest version: replaced by a later one, or by the same from the same shard
+-- (a republish); its first fetch is the earliest any shard saw.
+for _, row in ipairs(batch.articles) do
+  local key, version, first = prefix .. 'url:' .. row[1], tonumber(row[2]), row[3]
+  local cur = redis.call('HMGET', key, 'version', 'shard', 'first_fetched')
+  if cur[3] and cur[3] < first then first = cur[3] end
+  if (not cur[1]) or tonumber(cur[1]) < version
+      or (tonumber(cur[1]) == version and cur[2] == shard) then
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'version', row[2], 'shard', shard, 'first_fetched', first,
+               unpack(row[4]))
+  else
+    redis.call('HSET', key, 'first_fetched', first)
+  end
+end
+for _, row in ipairs(batch.texts) do first_shard(prefix .. 'text:' .. row[1], row[2]) end
+for _, row in ipairs(batch.payloads) do first_shard(prefix .. 'payload:' .. row[1], row[2]) end
+for _, row in ipairs(batch.aliases) do redis.call('SET', prefix .. 'alias:' .. row[1], row[2]) end
+-- A URL's latest full capture, by date.
+for _, row in ipairs(batch.captures) do
+  local key = prefix .. 'capture:' .. row[1]
+  local date = redis.call('HGET', key, 'date')
+  if (not date) or date <= row[3] then
+    redis.call('HSET', key, 'digest', row[2], 'date', row[3])
+  end
+end
+-- Claims released, or renewed, only while they are this shard's.
+for _, url in ipairs(batch.release) do
+  local key = prefix .. 'claim:' .. url
+  if redis.call('GET', key) == shard then redis.call('DEL', key) end
+end
+for _, url in ipairs(batch.renew) do
+  local key = prefix .. 'claim:' .. url
+  if redis.call('GET', key) == shard then redis.call('PEXPIRE', key, batch.claim_ms) end
+end
+local marks = {}
+for name, value in pairs(batch.watermark) do
+  marks[#marks + 1] = name
+  marks[#marks + 1] = value
+end
+if #marks > 0 then redis.call('HSET', KEYS[1], unpack(marks)) end
 return 1
 """
 
@@ -93,9 +120,11 @@ class Published:
             setattr(self, table, getattr(self, table) + getattr(other, table))
 
 
-def _fields(**values: Any) -> list[Any]:
+def _fields(**values: Any) -> list[str]:
     """HSET's field/value arguments, without the fields that have no value."""
-    return [item for name, value in values.items() if value is not None for item in (name, value)]
+    return [
+        item for name, value in values.items() if value is not None for item in (name, str(value))
+    ]
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -117,9 +146,7 @@ class Publisher:
         self.db = db
         self.catalog_id = catalog_id
         client = index.client
-        self._latest_version = client.register_script(_LATEST_VERSION)
-        self._first_shard = client.register_script(_FIRST_SHARD)
-        self._latest_capture = client.register_script(_LATEST_CAPTURE)
+        self._publish = client.register_script(_PUBLISH)
         self.watermark = dict.fromkeys(TABLES, 0)
 
     def reconcile(self) -> Published:
@@ -143,31 +170,31 @@ class Publisher:
                 return total
 
     def publish(self) -> tuple[Published, bool]:
-        """Publish up to `BATCH_ROWS` rows of each table past the watermark in one MULTI, with
-        the claims of what is now published released (and the others renewed when due); whether
-        a table had more rows."""
+        """Publish up to `BATCH_ROWS` rows of each table past the watermark in one script call,
+        with the claims of what is now published released (and the others renewed when due);
+        whether a table had more rows."""
         rows = {table: self._rows(table) for table in TABLES}
-        pipe: Any = self.index.client.pipeline(transaction=True)
-        self._records(pipe, rows["records"])
-        for _, url, canonical in rows["urls"]:
-            pipe.set(key("alias", url), canonical)
-        for _, digest, *location in rows["payloads"]:
-            self._first_shard(
-                keys=[key("payload", digest)],
-                args=[self.index.shard, *_fields(**dict(zip(_LOCATION, location, strict=True)))],
-                client=pipe,
-            )
-        for _, url, digest, date in rows["captures"]:
-            if date is not None:  # its payload was forgotten: nothing to refer to
-                self._latest_capture(keys=[key("capture", url)], args=[digest, date], client=pipe)
-        self.index.queue_claims(pipe, {row[1] for row in rows["urls"]})
+        release, renew = self.index.due_claims({row[1] for row in rows["urls"]})
         marks = {table: found[-1][0] for table, found in rows.items() if found}
-        if marks:
-            pipe.hset(
-                watermark_key(self.index.shard), mapping={**marks, "catalog": self.catalog_id}
-            )
-        if len(pipe):
-            self.index.call(pipe.execute)
+        if marks or release or renew:
+            batch = {
+                **self._records(rows["records"]),
+                "aliases": [[url, canonical] for _, url, canonical in rows["urls"]],
+                "payloads": [
+                    [digest, _fields(**dict(zip(_LOCATION, location, strict=True)))]
+                    for _, digest, *location in rows["payloads"]
+                ],
+                # A capture whose payload was forgotten refers to nothing: not published.
+                "captures": [row[1:] for row in rows["captures"] if row[3] is not None],
+                "release": release,
+                "renew": renew,
+                "claim_ms": str(int(CLAIM_SECONDS * 1000)),
+                "watermark": {name: str(mark) for name, mark in marks.items()}
+                | ({"catalog": self.catalog_id} if marks else {}),
+            }
+            args = [self.index.shard, PREFIX, json.dumps(batch, ensure_ascii=False)]
+            keys = [watermark_key(self.index.shard)]
+            self.index.call(lambda: self._publish(keys=keys, args=args))
         self.watermark.update(marks)
         full = any(len(found) == BATCH_ROWS for found in rows.values())
         return Published(*(len(rows[table]) for table in TABLES)), full
@@ -177,10 +204,11 @@ class Publisher:
             return []
         return self.db.execute(_QUERIES[table], (self.watermark[table], BATCH_ROWS)).fetchall()
 
-    def _records(self, pipe: Any, records: list[tuple[Any, ...]]) -> None:
+    def _records(self, records: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
         """The latest version of each record's article, and the texts the records hold."""
+        batch: dict[str, list[Any]] = {"articles": [], "texts": []}
         if not records:
-            return
+            return batch
         canonicals = json.dumps(sorted({canonical for _, _, canonical in records}))
         for row in self.db.execute(_ARTICLES, (canonicals,)):
             canonical, record_id, version, content_hash, payload, first, etag, modified = row
@@ -191,19 +219,14 @@ class Publisher:
                 etag=etag,
                 last_modified=modified,
             )
-            self._latest_version(
-                keys=[key("url", canonical)],
-                args=[version, self.index.shard, first, *fields],
-                client=pipe,
-            )
+            batch["articles"].append([canonical, str(version), first, fields])
         ids = json.dumps([record_id for _, record_id, _ in records])
         for content_hash, record_id, canonical, published, names in self.db.execute(_TEXTS, (ids,)):
             fields = _fields(
                 record_id=record_id, canonical_url=canonical, published=published, names=names
             )
-            self._first_shard(
-                keys=[key("text", content_hash)], args=[self.index.shard, *fields], client=pipe
-            )
+            batch["texts"].append([content_hash, fields])
+        return batch
 
     def _last_rowids(self) -> dict[str, int]:
         tables = {"records": "search_docs", "urls": "urls", "payloads": "payloads"}
