@@ -164,6 +164,15 @@ class RetryPolicy:
         return failed_at + self.first_wait * 2 ** (attempts - 1)
 
 
+@dataclass(frozen=True)
+class ShardLocation(WarcLocation):
+    """A record another shard of the collection holds: found through the collection's index,
+    named by its file (WARC file names carry their worker's name, so they are unique across the
+    collection), not readable from this shard."""
+
+    shard: str = ""
+
+
 class DedupState(Protocol):
     """The lookups that decide what to fetch and what to store; one backend per archive."""
 

@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
-from archive.catalog import Catalog
+from archive.catalog import Catalog, DedupState
 from archive.cdxj import write_missing_indexes
 from archive.columnar import compact_archive
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, ClusterUnavailableError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.records import RecordStore
 from archive.reindex import recover_after_crash, recover_files
 from archive.warcwriter import WarcWriter
+from crawler.cluster.layered import join_collection
 from crawler.cluster.member import ClusterMember
 from crawler.config import Config, Source
 from crawler.session import ArchiveSession
@@ -61,6 +62,14 @@ def run_crawl(
         recovery = recover_files(layout)
         catalog = Catalog(layout.catalog_path)
         recover_after_crash(layout, catalog, recovery)
+        dedup: DedupState = catalog
+        publisher = None
+        if member is not None:
+            try:
+                dedup, publisher = join_collection(member, catalog)
+            except ClusterUnavailableError:
+                catalog.close()
+                raise
         run_started = datetime.now(UTC)
         run_id = catalog.start_run([s.name for s in sources], run_started)
         warc = WarcWriter(
@@ -80,6 +89,9 @@ def run_crawl(
             warc=warc,
             records=RecordStore(layout.records_dir),
             workers=Workers(),
+            dedup=dedup,
+            cluster=publisher.index if publisher else None,
+            publisher=publisher,
         )
         process = CrawlerProcess(scrapy_settings(config, log_level=log_level))
         crawler = process.create_crawler(NewsSpider)
@@ -90,6 +102,11 @@ def run_crawl(
         process.start()
         logging.getLogger().removeHandler(errors)
         session.workers.close()
+        if publisher is not None:
+            try:
+                publisher.index.release_all()
+            except ClusterUnavailableError as exc:
+                session.fail(exc)
         warc.close()
         session.records.close()
         if session.fatal is None:  # else the next run indexes what this one closed
@@ -99,8 +116,9 @@ def run_crawl(
         summary = Summary.from_stats(
             crawler.stats.get_stats(), len(sources), warc.bytes_written, time.monotonic() - started
         )
-        if session.fatal is not None:
+        if session.archive_failed:
             catalog.rollback()  # rows of records that never reached the disk
+        if session.fatal is not None:
             catalog.forget_feed_validators(run_started)  # their feeds must list them again
         counts = per_source(crawler.stats.get_stats(), [s.name for s in sources])
         catalog.finish_run(

@@ -7,13 +7,13 @@ their own, so each file on disk keeps a single owner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from archive.catalog import Catalog
-from archive.errors import ArchiveError, NewsarchiveError
+from archive.catalog import Catalog, DedupState
+from archive.errors import ArchiveError, ClusterUnavailableError, NewsarchiveError
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
 from archive.warcwriter import WarcWriter
@@ -21,9 +21,21 @@ from crawler import summary
 from crawler.config import Config, Source
 from crawler.workers import Workers
 
+if TYPE_CHECKING:
+    from crawler.cluster.index import ClusterIndex
+    from crawler.cluster.publish import Publisher
+
+# What stops a run cleanly where it is raised: the archive cannot be written, or the cluster's
+# index cannot be asked (then "unknown" must not pass for "not archived").
+RUN_STOPPERS = (ArchiveError, ClusterUnavailableError)
+
 
 @dataclass
 class ArchiveSession:
+    """`catalog` is the shard's own, the only one written; `dedup` answers the lookups (the
+    catalog itself, or as a cluster member the catalog then the collection's index, whose
+    claims and publishing `cluster` and `publisher` hold)."""
+
     config: Config
     sources: tuple[Source, ...]
     layout: ArchiveLayout
@@ -31,7 +43,16 @@ class ArchiveSession:
     warc: WarcWriter
     records: RecordStore
     workers: Workers
+    dedup: DedupState
+    cluster: ClusterIndex | None = None
+    publisher: Publisher | None = None
     fatal: NewsarchiveError | None = field(default=None)
+
+    @property
+    def archive_failed(self) -> bool:
+        """The archive itself failed: nothing more may be committed. (Losing the cluster stops
+        the run too, but its current batch is still committed.)"""
+        return isinstance(self.fatal, ArchiveError)
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
@@ -42,8 +63,9 @@ class ArchiveSession:
             self.fatal = error
 
 
-def stop_run(crawler: Crawler, error: ArchiveError) -> None:
-    """The archive cannot be written or read (disk full, permissions): stop; the run exits 1."""
+def stop_run(crawler: Crawler, error: NewsarchiveError) -> None:
+    """The archive cannot be written or read (disk full, permissions): stop; the run exits 1.
+    The cluster's Redis is lost: stop; the run exits 69."""
     session_of(crawler).fail(error)
     assert crawler.engine is not None
     deferred_from_coro(crawler.engine.close_spider_async(reason="archive_error"))
@@ -74,5 +96,5 @@ class SessionComponent:
         assert self.crawler.stats is not None
         summary.count(self.crawler.stats, key, source)
 
-    def stop_run(self, error: ArchiveError) -> None:
+    def stop_run(self, error: NewsarchiveError) -> None:
         stop_run(self.crawler, error)

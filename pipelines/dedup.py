@@ -14,7 +14,8 @@ import logging
 
 from scrapy.exceptions import DropItem
 
-from archive.catalog import TextOwner
+from archive.catalog import ArchivedArticle, TextOwner
+from archive.errors import ClusterUnavailableError
 from archive.fulltext import utc_timestamp
 from crawler import summary
 from crawler.items import ArticleVersion, ExtractedPage
@@ -32,8 +33,8 @@ class DedupPipeline(SessionComponent):
             self.count(summary.ARTICLES_FAILED, page.source)
             logger.warning("%s: no article text found in %s", page.source, page.final_url)
             raise DropItem("no article text", log_level="DEBUG")
+        earlier, owner = self._archived(identity.canonical_url, digest)
         catalog = self.session.catalog
-        earlier = catalog.article(identity.canonical_url)
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity.canonical_url, page.fetched_at, page.validators)
             catalog.remember_urls(identity.canonical_url, identity.aliases)
@@ -43,7 +44,6 @@ class DedupPipeline(SessionComponent):
                 page.source,
             )
             raise DropItem("unchanged", log_level="DEBUG")
-        owner = None if earlier else catalog.text_owner(digest)
         published = utc_timestamp(article.published or page.listed_published)
         original = owner is not None and is_original(identity, published, owner)
         return ArticleVersion(
@@ -58,6 +58,20 @@ class DedupPipeline(SessionComponent):
             names_source=identity.names_source,
             demotes=owner.record_id if owner and original and owner.latest else None,
         )
+
+    def _archived(
+        self, canonical: str, digest: str
+    ) -> tuple[ArchivedArticle | None, TextOwner | None]:
+        """The article's latest archived version; if none, the record holding its text. When
+        they cannot be asked (the cluster's Redis is lost), the run stops and the page is
+        dropped: it is not taken for new."""
+        dedup = self.session.dedup
+        try:
+            earlier = dedup.article(canonical)
+            return earlier, None if earlier else dedup.text_owner(digest)
+        except ClusterUnavailableError as exc:
+            self.stop_run(exc)
+            raise DropItem(str(exc)) from exc
 
 
 def is_original(page: Identity, published: str | None, owner: TextOwner) -> bool:

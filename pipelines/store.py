@@ -25,7 +25,7 @@ from archive.errors import ArchiveError
 from archive.fulltext import FullTextIndex
 from crawler import summary
 from crawler.items import ArticleVersion
-from crawler.session import SessionComponent
+from crawler.session import RUN_STOPPERS, SessionComponent
 
 
 def record_id(canonical: str, version: int, content_hash: str) -> str:
@@ -102,7 +102,7 @@ class StorePipeline(SessionComponent):
     def process_item(self, item: ArticleVersion) -> dict[str, Any]:
         """Remember the record in the open catalog transaction (so dedup sees it at once) and
         queue its line for the next group commit."""
-        if self.session.fatal is not None:
+        if self.session.archive_failed:
             raise DropItem("the archive cannot be written")
         records = [build_record(item)]
         try:
@@ -152,9 +152,12 @@ class StorePipeline(SessionComponent):
         """One group commit: WARC fsync, JSON lines + fsync, full-text index, catalog commit.
 
         On failure the run stops and rolls the catalog's open transaction back
-        (`Catalog.rollback`), so no row of a record that is not on disk is ever committed."""
+        (`Catalog.rollback`), so no row of a record that is not on disk is ever committed.
+        As a cluster member, what the commit made durable is then published to the collection's
+        index; if Redis is lost, the run stops with this batch committed (the next run of this
+        shard publishes it)."""
         session = self.session
-        if session.fatal is not None:
+        if session.archive_failed:
             return
         pending, self._pending = self._pending, []
         try:
@@ -164,5 +167,7 @@ class StorePipeline(SessionComponent):
             if pending:
                 session.records.sync()
             session.catalog.commit()
-        except ArchiveError as exc:
+            if session.publisher is not None:
+                session.publisher.publish()
+        except RUN_STOPPERS as exc:
             self.stop_run(exc)

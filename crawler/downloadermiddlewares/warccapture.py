@@ -19,10 +19,10 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Headers, Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from archive.errors import ArchiveError
+from archive.catalog import ShardLocation
 from archive.warcread import reads_back
 from archive.warcwriter import HttpExchange, WarcLocation
-from crawler.session import SessionComponent
+from crawler.session import RUN_STOPPERS, SessionComponent
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class WarcCaptureMiddleware(SessionComponent):
         exchange = exchange_of(request, response, fetched_at)
         try:
             location = self._write(exchange)
-        except ArchiveError as exc:
+        except RUN_STOPPERS as exc:
             self.stop_run(exc)
             raise IgnoreRequest(str(exc)) from exc
         if location is None:  # not modified, but what it was is lost: fetch it in full
@@ -74,16 +74,16 @@ class WarcCaptureMiddleware(SessionComponent):
     def _write(self, exchange: HttpExchange) -> WarcLocation | None:
         """Write one exchange; return where the record holding its payload is. None: a 304 whose
         earlier capture no longer reads back, so the payload is in no record."""
-        catalog, warc = self.session.catalog, self.session.warc
+        catalog, dedup, warc = self.session.catalog, self.session.dedup, self.session.warc
         if exchange.status == 304:
-            earlier = catalog.capture_for_url(exchange.url)
+            earlier = dedup.capture_for_url(exchange.url)
             lost = earlier is not None and self._lost(earlier)
             location = warc.write_revisit(
                 exchange, profile="server-not-modified", refers_to=None if lost else earlier
             )
             return None if lost else earlier or location
         if exchange.status == 200 and exchange.body:
-            earlier = catalog.capture_for_payload(exchange.body_digest)
+            earlier = dedup.capture_for_payload(exchange.body_digest)
             if earlier is not None and not self._lost(earlier):
                 warc.write_revisit(exchange, profile="identical-payload-digest", refers_to=earlier)
                 return earlier
@@ -94,8 +94,9 @@ class WarcCaptureMiddleware(SessionComponent):
 
     def _lost(self, earlier: WarcLocation) -> bool:
         """Whether `earlier`'s record no longer reads back whole; then its payload is forgotten
-        (logged), so that no revisit refers to it."""
-        if reads_back(self.session.layout.warc_dir, earlier):
+        (logged), so that no revisit refers to it. Another shard's record is that shard's to
+        check (verify), not readable here."""
+        if isinstance(earlier, ShardLocation) or reads_back(self.session.layout.warc_dir, earlier):
             return False
         logger.warning(
             "%s offset %d (%s) no longer reads back: payload %s forgotten, no revisit refers to it",

@@ -25,7 +25,7 @@ from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
 from archive.catalog import Retry, RetryPolicy, Validators
-from archive.errors import ArchiveError
+from archive.errors import ClusterUnavailableError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
 from crawler.addresses import literal_ip, refusal_reason
@@ -35,7 +35,7 @@ from crawler.downloadermiddlewares.robotstxt import RobotsRefused
 from crawler.downloadermiddlewares.sourcescope import OffSource
 from crawler.feeds import Entry, parse_feed
 from crawler.items import FetchedPage
-from crawler.session import ArchiveSession, stop_run
+from crawler.session import RUN_STOPPERS, ArchiveSession, stop_run
 from crawler.sitemaps import parse_sitemap
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class NewsSpider(scrapy.Spider):
                 waiting = self._entries.popleft()
                 try:
                     request = self._article_request(*waiting)
-                except ArchiveError as exc:
+                except RUN_STOPPERS as exc:
                     stop_run(self.crawler, exc)
                     return
                 except Exception:  # a bug in one entry must not end every later one
@@ -166,7 +166,7 @@ class NewsSpider(scrapy.Spider):
             url,
             callback=self.parse_listing,
             errback=self.listing_failed,
-            headers=conditional_headers(self.session.catalog.feed_validators(url)),
+            headers=conditional_headers(self.session.dedup.feed_validators(url)),
             dont_filter=True,
             priority=10,
             meta={
@@ -288,13 +288,19 @@ class NewsSpider(scrapy.Spider):
         if url in self._requested:
             return None
         self._requested.add(url)
-        catalog = self.session.catalog
-        retry = catalog.retry(url)
+        retry = self.session.catalog.retry(url)
         if retry is not None and (retry.next_attempt is None or retry.next_attempt > self.started):
             self._count(summary.ARTICLES_DEFERRED, source.name)
             return None
-        known = catalog.canonical_for(url)
-        archived = catalog.article(known) if known else None
+        cluster = self.session.cluster
+        if cluster is not None and not cluster.claim(url):
+            # Another worker is archiving it now: it is the claimer's (if that one dies, the
+            # claim expires and a later run takes it).
+            self._count(summary.ARTICLES_DEFERRED, source.name)
+            return None
+        dedup = self.session.dedup  # asked only once claimed: a claim is freed once published
+        known = dedup.canonical_for(url)
+        archived = dedup.article(known) if known else None
         meta: dict[str, Any] = {
             "source": source.name,
             "kind": "article",
@@ -309,6 +315,8 @@ class NewsSpider(scrapy.Spider):
         if archived is not None:
             if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
                 self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
+                if cluster is not None:
+                    cluster.finish(url)
                 return None
             meta["recheck"] = archived
             meta["handle_httpstatus_list"] = [304]
@@ -363,6 +371,8 @@ class NewsSpider(scrapy.Spider):
         )
 
     def article_failed(self, failure: Failure) -> None:
+        if isinstance(self.session.fatal, ClusterUnavailableError):
+            return  # the run stops for want of Redis: not the article's failure
         request = failure.request  # type: ignore[attr-defined]
         if failure.check(OffSource):
             key = summary.ARTICLES_OFF_SITE
