@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -31,6 +32,8 @@ STAGES = (
     "between JSON and catalog commit",
     "mid-catalog-commit",
 )
+PUBLISH_STAGE = "between catalog commit and Redis publish"
+"""A cluster worker's crawl only: records committed in the shard, not yet in the index."""
 
 
 def arm(stage: str, nth: int, *, parent: bool = False) -> None:
@@ -87,8 +90,23 @@ def arm(stage: str, nth: int, *, parent: bool = False) -> None:
         wrap(RecordStore, "append", after=die)
     elif stage == "mid-catalog-commit":
         wrap(Catalog, "commit", before=lambda *a: threading.Timer(0.0005, die).start())
+    elif stage == PUBLISH_STAGE:
+        from crawler.cluster.publish import Publisher
+
+        wrap(Publisher, "publish", before=die, counts=has_records_to_publish)
     else:
         raise ValueError(f"unknown stage {stage!r}")
+
+
+def has_records_to_publish(publisher: Any) -> bool:
+    """The shard's catalog has committed records past what it published."""
+    try:
+        past = publisher.db.execute(
+            "SELECT 1 FROM search_docs WHERE rowid > ?", (publisher.watermark["records"],)
+        )
+    except sqlite3.OperationalError:  # no record ever committed: no search index yet
+        return False
+    return past.fetchone() is not None
 
 
 def is_bulk(record: dict[str, Any]) -> bool:
