@@ -107,8 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="first fix what is safe to fix (close .open WARCs, cut torn lines, rebuild catalog)",
     )
 
-    reindex = commands.add_parser("reindex", help="rebuild catalog.sqlite from WARC and records")
-    archive_options(reindex)
+    reindex = commands.add_parser(
+        "reindex",
+        help="rebuild catalog.sqlite from WARC and records (--cluster: the collection's index)",
+    )
+    reindex.add_argument(
+        "--config", type=Path, help="config file (TOML); its [archive].dir is used"
+    )
+    reindex.add_argument(
+        "--archive-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="archive directory (overrides the config); with --cluster, a shard (repeatable)",
+    )
+    reindex.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="instead rebuild the collection's dedup index in this Redis from the shards "
+        "(every --archive-dir); run it while no worker crawls",
+    )
 
     wacz = commands.add_parser("wacz", help="package the archive as a WACZ 1.1.1 file")
     wacz.add_argument("out", type=Path, metavar="OUT.wacz", help="the file to write")
@@ -273,7 +291,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    layout = archive_layout(args)
+    if args.cluster:
+        from crawler.cluster.connection import redacted
+        from crawler.cluster.rebuild import rebuild_index
+
+        if not args.archive_dir:
+            raise UsageError("reindex --cluster needs the shards: --archive-dir, once per shard")
+        print(rebuild_index(args.cluster, args.archive_dir).as_line(redacted(args.cluster)))
+        return 0
+    if len(args.archive_dir) > 1:
+        raise UsageError("reindex takes one --archive-dir (several only with --cluster)")
+    where = args.archive_dir[0] if args.archive_dir else None
+    layout = archive_layout(argparse.Namespace(config=args.config, archive_dir=where))
     recovery, rebuilt = reindex_archive(layout)
     for action in recovery.actions():
         print(action)

@@ -51,10 +51,12 @@ examples:
 """,
     "reindex": """\
 Rebuild catalog.sqlite (lookups and the search indexes) from the WARC files and the records.
-Feeds are then polled in full once.
+Feeds are then polled in full once. With --cluster, rebuild instead the collection's dedup index
+in Redis from every shard given (idempotent; stop the workers first).
 
-example:
+examples:
   newsarchive reindex --archive-dir data
+  newsarchive reindex --cluster redis://:PASSWORD@127.0.0.1:6379/0 --archive-dir a --archive-dir b
 """,
     "wacz": """\
 Package WARC files, a CDXJ index, pages.jsonl and datapackage.json as a WACZ 1.1.1 file, for
