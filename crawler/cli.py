@@ -35,6 +35,7 @@ from crawler.commands.arguments import (
     archive_options,
     day,
     filter_options,
+    log_args,
     logging_options,
     record_filters,
 )
@@ -145,12 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument(
         "--archive-dir", type=Path, help="archive directory (overrides the config)"
     )
+    schedule.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="put due runs on this Redis's queue for `newsarchive worker`s instead of crawling "
+        "here (exit 69 if it cannot be reached)",
+    )
     logging_options(schedule)
 
     status = commands.add_parser("status", help="per source: last run, errors, next run")
-    status.add_argument("--config", type=Path, required=True, help="config file (TOML)")
+    status.add_argument(
+        "--config", type=Path, help="config file (TOML); needed unless --cluster is given"
+    )
     status.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="the cluster's workers, queue and sources from this Redis instead (with --config: "
+        "only its sources)",
+    )
     query = commands.add_parser("query", help="find archived articles (full text, filters)")
     archive_options(query)
     filter_options(query, default_limit=100)
@@ -325,17 +340,34 @@ def cmd_wacz(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from crawler.schedule import Daemon
 
-    log_args = ["-v"] * args.verbose + (["-q"] if args.quiet else [])
-    if args.log_file:
-        log_args += ["--log-file", str(args.log_file.resolve())]
-    return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args).run()
+    if args.cluster is None:
+        return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args(args)).run()
+    from crawler.cluster.connection import connect
+    from crawler.cluster.scheduler import cluster_queue
+
+    queue = cluster_queue(args.cluster, connect(args.cluster))
+    return Daemon(args.config, archive_dir=args.archive_dir, queue=queue).run()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from crawler.status import format_status, source_status, status_json
 
+    if args.cluster:
+        return cluster_status(args)
+    if args.config is None:
+        raise UsageError("status needs --config FILE (or --cluster URL)")
     statuses = source_status(load_config(args.config, archive_dir=args.archive_dir))
     print(status_json(statuses) if args.json else format_status(statuses))
+    return 0
+
+
+def cluster_status(args: argparse.Namespace) -> int:
+    from crawler.cluster.connection import connect
+    from crawler.cluster.status import cluster_status, format_cluster_status
+
+    names = [s.name for s in load_config(args.config).sources] if args.config else []
+    status = cluster_status(connect(args.cluster), names)
+    print(status.as_json() if args.json else format_cluster_status(status))
     return 0
 
 

@@ -25,10 +25,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from archive.reindex import recover_files
 from crawler.config import Config, Source, cron_trigger, load_config
-from crawler.summary import EXIT_UNAVAILABLE
+from crawler.crawlprocess import EXIT_LOCKED, CrawlResult, start_crawl
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ LOCKED_RETRY_SECONDS = 3.0
 """How long a run waits before retrying when another process holds the archive lock."""
 SETTLE_SECONDS = 0.3
 """Sources whose firings arrive this close together can share one crawl process."""
-EXIT_LOCKED = ArchiveLockedError.exit_code
 
 
 def source_trigger(source: Source) -> BaseTrigger:
@@ -115,16 +114,25 @@ def latest_runs(layout: ArchiveLayout, *, finished_only: bool = False) -> dict[s
 
 
 def overdue(sources: Sequence[Source], layout: ArchiveLayout, now: datetime) -> list[str]:
-    """Names of the `sources` that missed a firing since their last finished run began, or
-    never ran: the catch-up a (re)started daemon owes, one run each however much was missed."""
+    """Names of the `sources` that missed a firing since their last finished run in the archive
+    at `layout` began, or never ran there (see `missed_firing`)."""
     runs = latest_runs(layout, finished_only=True)
+    return missed_firing(sources, {name: run.started_at for name, run in runs.items()}, now)
+
+
+def missed_firing(
+    sources: Sequence[Source], last_started: Mapping[str, datetime], now: datetime
+) -> list[str]:
+    """Names of the `sources` that missed a firing since their last finished run began (by
+    name in `last_started`), or never ran: the catch-up a (re)started daemon owes, one run each
+    however much was missed."""
     due = []
     for source in sources:
-        run = runs.get(source.name)
-        # started_at has whole seconds: the first firing strictly after the run began
+        started = last_started.get(source.name)
+        # started times have whole seconds: the first firing strictly after the run began
         fire = (
-            source_trigger(source).get_next_fire_time(None, run.started_at + timedelta(seconds=1))
-            if run
+            source_trigger(source).get_next_fire_time(None, started + timedelta(seconds=1))
+            if started
             else now
         )
         if fire is not None and fire <= now:
@@ -153,6 +161,15 @@ class RunQueue:
 
     def start(self) -> None:
         self._thread.start()
+
+    def serving(self) -> AbstractContextManager[object]:
+        """Held while the daemon serves: the archive's schedule lock, one daemon per archive
+        (ArchiveLockedError if another holds it)."""
+        return ArchiveLock(ArchiveLayout(self._config.archive.dir).schedule_lock_path)
+
+    def overdue(self, sources: Sequence[Source], now: datetime) -> list[str]:
+        """Those of `sources` that missed a firing since their last finished run (`overdue`)."""
+        return overdue(sources, ArchiveLayout(self._config.archive.dir), now)
 
     def reconfigure(self, config: Config) -> None:
         """Use `config` from the next run on; sources no longer configured stop being due."""
@@ -217,38 +234,24 @@ class RunQueue:
                     self._cond.wait(LOCKED_RETRY_SECONDS)
 
     def _run(self, batch: tuple[str, ...]) -> bool:
-        """Crawl `batch` in one subprocess; True if the archive was locked by another process."""
+        """Crawl `batch` in one subprocess; True if it must be retried (the archive was locked
+        by another process)."""
         config = self._config
-        command = [sys.executable, "-m", "crawler", "crawl", "--config", str(self._snapshot)]
-        command += ["--archive-dir", str(config.archive.dir), "--json", *self._log_args]
-        for name in batch:
-            command += ["--source", name]
         with self._cond:
             if self._stopping:
                 return False
-            self._process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, text=True, start_new_session=True
-            )
+            self._process = start_crawl(self._snapshot, config.archive.dir, batch, self._log_args)
         names = ", ".join(batch)
         logger.info("run started: %s (pid %d)", names, self._process.pid)
         stdout, _ = self._process.communicate()
-        code = self._process.returncode
+        result = CrawlResult(self._process.returncode, stdout)
         with self._cond:
             self._process = None
         self.runs += 1
-        if code == 0:
-            logger.info("run finished: %s: %s", names, _summary_line(stdout))
-        elif code == EXIT_UNAVAILABLE:
-            logger.warning("run of %s: every feed failed: %s", names, _summary_line(stdout))
-        elif code == EXIT_LOCKED:
-            logger.warning("%s: archive locked by another crawl; retrying", names)
-            return True
-        elif code < 0:
-            logger.warning("run stopped by signal %d: %s", -code, names)
+        result.log(names, logger)
+        if result.code < 0:
             self._close_left_open()
-        else:
-            logger.error("run of %s failed with exit code %d (see its log above)", names, code)
-        return False
+        return result.code == EXIT_LOCKED
 
     def _close_left_open(self) -> None:
         """Make whole the files a killed crawl left (an open WARC, a torn JSON line) at once,
@@ -262,12 +265,22 @@ class RunQueue:
             logger.warning("another crawl holds the archive; it repairs what the killed one left")
 
 
+QueueFactory = Callable[[Config, Path, Sequence[str]], RunQueue]
+"""Builds a daemon's run queue from the config, its snapshot file and the crawls' log options."""
+
+
 class Daemon:
     """`newsarchive schedule`: owns the scheduler, the run queue and the signal handling."""
 
     def __init__(
-        self, config_path: Path, *, archive_dir: Path | None, log_args: Sequence[str] = ()
+        self,
+        config_path: Path,
+        *,
+        archive_dir: Path | None,
+        log_args: Sequence[str] = (),
+        queue: QueueFactory = RunQueue,
     ) -> None:
+        """`queue` builds what due runs go to: local crawls (`RunQueue`), or a cluster's queue."""
         self._config_path = config_path
         self._archive_dir = archive_dir
         self._workdir = tempfile.TemporaryDirectory(prefix="newsarchive-schedule-")
@@ -277,7 +290,7 @@ class Daemon:
         except ConfigError:
             self._workdir.cleanup()
             raise
-        self.queue = RunQueue(self.config, self._snapshot, log_args)
+        self.queue = queue(self.config, self._snapshot, log_args)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -290,18 +303,18 @@ class Daemon:
     def run(self) -> int:
         """Schedule every source and serve until SIGTERM/SIGINT; returns the exit code (0).
         Raises ArchiveLockedError if another daemon serves this archive."""
-        layout = ArchiveLayout(self.config.archive.dir)
         try:
-            with ArchiveLock(layout.schedule_lock_path):
-                return self._serve(layout)
+            with self.queue.serving():
+                return self._serve()
         except ArchiveLockedError:
             raise ArchiveLockedError(
-                f"another newsarchive schedule daemon serves {layout.root}; nothing done"
+                f"another newsarchive schedule daemon serves {self.config.archive.dir}; "
+                "nothing done"
             ) from None
         finally:
             self._workdir.cleanup()
 
-    def _serve(self, layout: ArchiveLayout) -> int:
+    def _serve(self) -> int:
         previous = {
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
@@ -310,7 +323,7 @@ class Daemon:
             self.queue.start()
             self._schedule(self.config.sources)
             self._scheduler.start()
-            self._catch_up(self.config.sources, layout)
+            self._catch_up(self.config.sources)
             logger.info(
                 "scheduling %d sources from %s", len(self.config.sources), self._config_path
             )
@@ -353,7 +366,7 @@ class Daemon:
         self._schedule(changed)
         self.config = config
         added = [s for s in config.sources if s.name not in old]
-        self._catch_up(added, ArchiveLayout(config.archive.dir))
+        self._catch_up(added)
         logger.info(
             "config reloaded: %d sources (%d added, %d removed, %d changed)",
             len(new),
@@ -373,8 +386,8 @@ class Daemon:
                 replace_existing=True,
             )
 
-    def _catch_up(self, sources: Sequence[Source], layout: ArchiveLayout) -> None:
-        due = overdue(sources, layout, datetime.now(UTC))
+    def _catch_up(self, sources: Sequence[Source]) -> None:
+        due = self.queue.overdue(sources, datetime.now(UTC))
         for name in due:
             logger.info("%s: missed a run (or never ran); running it now", name)
         self.queue.mark_due(*due)
@@ -397,15 +410,6 @@ class Daemon:
             self._reload.set()
         else:
             self._stop.set()
-
-
-def _summary_line(stdout: str) -> str:
-    lines = stdout.strip().splitlines()
-    try:
-        summary = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        return "no summary"
-    return ", ".join(f"{key} {value}" for key, value in summary.items() if value)
 
 
 def _parse_ts(text: str) -> datetime:

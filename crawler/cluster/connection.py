@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from archive.errors import ClusterUnavailableError, UsageError
+from archive.errors import ClusterUnavailableError, UsageError, one_line
 
 SCHEMES = ("redis", "rediss", "unix")
 
@@ -43,6 +43,12 @@ def connect(url: str, *, timeout: float = 5.0) -> redis.Redis:
     except ValueError as exc:
         raise UsageError(f"--cluster {redacted(url)}: {exc}") from exc
     except redis.RedisError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ClusterUnavailableError(f"cannot reach Redis at {redacted(url)}: {reason}") from exc
+        raise ClusterUnavailableError(
+            f"cannot reach Redis at {redacted(url)}: {reason(exc)}"
+        ) from exc
     return client
+
+
+def reason(exc: redis.RedisError) -> str:
+    """What went wrong talking to Redis, as one short line."""
+    return one_line(str(exc)) or type(exc).__name__

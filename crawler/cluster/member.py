@@ -36,6 +36,6 @@ def cluster_member(url: str, worker: str | None) -> ClusterMember:
     name = worker or default_worker_name()
     if not _NAME.fullmatch(name):
         raise UsageError(
-            f"--worker-name {name!r}: use 1-64 letters, digits, '.', '-' or '_' (it names files)"
+            f"worker name {name!r}: use 1-64 letters, digits, '.', '-' or '_' (it names files)"
         )
     return ClusterMember(url, connect(url), name)

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crawler.commands import discover, history, serve, show
+from crawler.commands import discover, history, serve, show, worker
 
-EXTRA_COMMANDS: tuple[ModuleType, ...] = (discover, serve, show, history)
+EXTRA_COMMANDS: tuple[ModuleType, ...] = (discover, serve, show, history, worker)

@@ -31,6 +31,15 @@ def logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
 
 
+def log_args(args: argparse.Namespace) -> list[str]:
+    """The logging options of `args` as arguments for a crawl subprocess (the log file's path
+    made absolute: the subprocess may run elsewhere)."""
+    found = ["-v"] * args.verbose + (["-q"] if args.quiet else [])
+    if args.log_file:
+        found += ["--log-file", str(args.log_file.resolve())]
+    return found
+
+
 def filter_options(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
     parser.add_argument("--source", action="append", default=[], metavar="S", help="repeatable")
     parser.add_argument(

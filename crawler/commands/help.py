@@ -68,17 +68,23 @@ examples:
 """,
     "schedule": """\
 Run as a daemon: every source on its own cron, one crawl process at a time per archive.
-SIGHUP re-reads the config; SIGTERM or SIGINT finish the current writes and exit.
+SIGHUP re-reads the config; SIGTERM or SIGINT finish the current writes and exit. With
+--cluster URL, due runs go on that Redis's queue for `newsarchive worker`s instead (exit 69 if
+it cannot be reached at start; once running, runs wait while Redis is away).
 
-example:
+examples:
   newsarchive schedule --config /etc/newsarchive/sources.toml -v
+  newsarchive schedule --config sources.toml --cluster redis://:PASSWORD@127.0.0.1:6379/0
 """,
     "status": """\
 Per source: its schedule, the last run (start, duration, outcome, counts, errors) and the next
-run. Read-only; works while a crawl or the daemon runs.
+run. Read-only; works while a crawl or the daemon runs. With --cluster URL: the cluster's
+workers (alive or stale, current run, last heartbeat), its queue (runs waiting, taken, per
+worker) and each source (queued, crawling, last result), from Redis (exit 69 if unreachable).
 
-example:
+examples:
   newsarchive status --config config/sources.toml --json
+  newsarchive status --cluster redis://:PASSWORD@127.0.0.1:6379/0
 """,
     "query": """\
 Find archived articles: by default the latest version of each, no duplicates, newest first
