@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -21,15 +20,16 @@ from pathlib import Path
 
 import duckdb
 
+from archive.collection import Collection, as_collection
 from archive.columnar import sql_literal
 from archive.errors import ArchiveError, NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
-from archive.query import Filters, Hit, find, open_catalog, read_lines
+from archive.query import Filters, Hit
 from archive.sql import (
     RECORD_COLUMNS,
     TIME_COLUMNS,
-    articles_select,
     check_output,
+    collection_select,
     copy_to,
     duckdb_errors,
     open_views,
@@ -43,19 +43,23 @@ MEMORY_LIMIT = "512MB"
 _WARC_FIELDS = ("filename", "offset", "length", "record_id", "payload_digest")
 
 
-def export_records(layout: ArchiveLayout, filters: Filters, fmt: str, out: Path) -> int:
-    """Write the selected records to `out` in `fmt`; return how many. Never touches the archive."""
+def export_records(
+    archive: ArchiveLayout | Collection, filters: Filters, fmt: str, out: Path
+) -> int:
+    """Write the selected records of the archive (or of every shard of a collection, as one)
+    to `out` in `fmt`; return how many. Never touches the archive."""
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
-    check_output(layout, out)
-    db = open_catalog(layout)
+    collection = as_collection(archive)
+    check_output(collection, out)
+    hits = collection.find(filters)
     try:
         with _complete_file(out) as partial:
             if fmt == "jsonl":
-                return _write_lines(layout, find(db, filters), partial)
-            return _write_with_duckdb(layout, db, filters, fmt, partial)
+                return _write_lines(collection, hits, partial)
+            return _write_with_duckdb(collection, hits, fmt, partial)
     finally:
-        db.close()
+        hits.close()
 
 
 @contextmanager
@@ -80,18 +84,16 @@ def _reason(message: str) -> str:
     return os.strerror(int(code.group(1))) if code else message.rsplit(": ", 1)[-1]
 
 
-def _write_lines(layout: ArchiveLayout, hits: Iterator[Hit], partial: Path) -> int:
+def _write_lines(collection: Collection, hits: Iterator[Hit], partial: Path) -> int:
     count = 0
     with partial.open("wb") as file:
-        for line in read_lines(layout.records_dir, hits):
+        for line in collection.lines(hits):
             file.write(line)
             count += 1
     return count
 
 
-def _write_with_duckdb(
-    layout: ArchiveLayout, db: sqlite3.Connection, filters: Filters, fmt: str, partial: Path
-) -> int:
+def _write_with_duckdb(collection: Collection, hits: Iterator[Hit], fmt: str, partial: Path) -> int:
     """Fetch the selection slice by slice, in its order, then stream the slices into `partial`.
 
     The catalog already gives the records in order, so only narrow keys are ever ordered: each
@@ -103,15 +105,15 @@ def _write_with_duckdb(
     count = 0
     parts: list[str] = []
     with (
-        open_views(layout, files=[], output=partial, memory_limit=MEMORY_LIMIT) as con,
+        open_views(collection, files=[], output=partial, memory_limit=MEMORY_LIMIT) as con,
         duckdb_errors(),
     ):
         spill = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0])
-        for hits in _slices(find(db, filters)):
+        for chunk in _slices(hits):
             part = sql_literal(str(spill / f"slice-{len(parts):06d}.parquet"))
-            _write_slice(con, layout, hits, count, part)
+            _write_slice(con, collection, chunk, count, part)
             parts.append(part)
-            count += len(hits)
+            count += len(chunk)
         copy_to(
             con, f"SELECT {_columns(fmt)} FROM read_parquet([{', '.join(parts)}])", fmt, partial
         )
@@ -119,7 +121,7 @@ def _write_with_duckdb(
 
 
 def _write_slice(
-    con: duckdb.DuckDBPyConnection, layout: ArchiveLayout, hits: list[Hit], rank: int, part: str
+    con: duckdb.DuckDBPyConnection, collection: Collection, hits: list[Hit], rank: int, part: str
 ) -> None:
     """Write the records of `hits`, in their order, to the Parquet file `part` (an SQL literal).
 
@@ -130,8 +132,8 @@ def _write_slice(
         "SELECT unnest($ids) AS id, unnest(range($start, $end)) AS rank",
         {"ids": [hit.id for hit in hits], "start": rank, "end": rank + len(hits)},
     )
-    files = sorted({layout.records_dir / hit.location.file for hit in hits})
-    con.execute(f"CREATE OR REPLACE TEMP VIEW slice AS {articles_select(layout, files)}")
+    files = sorted({collection.shards[hit.shard].records_dir / hit.location.file for hit in hits})
+    con.execute(f"CREATE OR REPLACE TEMP VIEW slice AS {collection_select(collection, files)}")
     con.execute(
         f"COPY (SELECT {', '.join(RECORD_COLUMNS)} FROM slice JOIN wanted USING (id) "
         f"ORDER BY rank) TO {part} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 4096)"

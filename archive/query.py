@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -87,6 +87,10 @@ class Hit:
     url: str | None
     canonical_url: str
     location: RecordLocation
+    shard: int = 0
+    """Which shard of a collection holds it (`archive.collection`); 0 in a single archive."""
+    order: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    """Its place in the result order, for merging the results of several shards."""
 
     def row(self) -> tuple[object, ...]:
         """The values of `HIT_COLUMNS`."""
@@ -150,21 +154,28 @@ def reading_catalog(layout: ArchiveLayout) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
-def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
+def find(db: sqlite3.Connection, filters: Filters, *, shard: int | None = None) -> Iterator[Hit]:
     """The selected records in result order; a bad search is a UsageError saying what is wrong.
 
     A broad search (more than `RANK_WINDOW` matches) is not ranked by bm25, whose cost grows
     with the number of records holding each search term (seconds for a common word in a big
     archive): its matches come title matches first, then newest first, and with a limit only
     the `rank_window(limit)` most recently archived matches are considered.
+
+    With `shard` (its number in a collection), each hit carries it and its `Hit.order`, so the
+    results of several shards merge in one order; the collection checks the sources over all.
     """
     try:
-        _check_sources(db, filters.sources)
+        if shard is None:
+            check_sources([db], filters.sources)
         plan = _plan(db, filters)
-        sql, params = _select(filters, plan)
+        sql, params = _select(filters, plan, keyed=shard is not None)
         cursor = db.execute(sql, params)
         while batch := cursor.fetchmany(1000):
-            yield from map(_hit, batch)
+            if shard is None:
+                yield from map(_hit, batch)
+            else:
+                yield from (_keyed_hit(row, shard) for row in batch)
     except sqlite3.OperationalError as exc:
         problem = str(exc)
         if filters.search is not None and any(mark in problem for mark in _SEARCH_MISTAKES):
@@ -175,14 +186,22 @@ def find(db: sqlite3.Connection, filters: Filters) -> Iterator[Hit]:
         raise ArchiveError(f"cannot read catalog: {exc}") from exc
 
 
-def _check_sources(db: sqlite3.Connection, sources: Iterable[str]) -> None:
-    """A UsageError naming the archive's sources if one of `sources` has no record in it."""
+def check_sources(
+    dbs: Sequence[sqlite3.Connection], sources: Iterable[str], where: str = "this archive"
+) -> None:
+    """A UsageError naming the sources of the catalogs `dbs` if one of `sources` has no record
+    in any of them."""
     for source in sources:
-        if db.execute("SELECT 1 FROM search_docs WHERE source = ? LIMIT 1", (source,)).fetchone():
+        if any(
+            db.execute("SELECT 1 FROM search_docs WHERE source = ? LIMIT 1", (source,)).fetchone()
+            for db in dbs
+        ):
             continue
-        known = [name for (name,) in db.execute("SELECT DISTINCT source FROM search_docs")]
+        known = {
+            name for db in dbs for (name,) in db.execute("SELECT DISTINCT source FROM search_docs")
+        }
         raise UsageError(
-            f"no source named {source!r} in this archive; its sources: "
+            f"no source named {source!r} in {where}; its sources: "
             + (", ".join(sorted(known)) or "none (nothing archived yet)")
         )
 
@@ -261,6 +280,21 @@ def _hit(row: tuple[Any, ...]) -> Hit:
     )
 
 
+class _Newest(str):
+    """A time that sorts newest first."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+
+def _keyed_hit(row: tuple[Any, ...], shard: int) -> Hit:
+    """A hit of a `keyed` select (`_select`): its columns, then rank and sort time."""
+    *columns, rank, sort_time = row
+    hit = _hit(tuple(columns))
+    order = (rank, _Newest(sort_time), hit.id)
+    return replace(hit, shard=shard, order=order)
+
+
 _SEARCH_MISTAKES = ("fts5", "syntax error", "no such column", "unterminated", "unknown special")
 
 
@@ -294,17 +328,21 @@ def _conditions(filters: Filters, search: Search | None) -> tuple[list[str], lis
     return where, params
 
 
-def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
+def _select(filters: Filters, plan: _Plan, *, keyed: bool = False) -> tuple[str, list[object]]:
+    """The statement selecting the hits; `keyed` adds two columns, the rank (what orders the
+    hits before time: bm25, or 0 for a title match of a broad search) and the sort time."""
     columns = ", ".join(f"d.{name}" for name in HIT_COLUMNS)
     search = plan.search
     where, params = _conditions(filters, search)
-    sql = f"SELECT {columns}, d.file, d.offset, d.length FROM search_docs d"
+    source = "search_docs d"
+    rank, rank_params = "0", []
     order = "d.sort_time DESC, d.id"
     order_params: list[object] = []
     if search is not None:
-        sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {_search_join(search.index)}"
+        source = _search_join(search.index)
         if search.ranked and not filters.newest_first:
-            order = f"bm25({search.index}), {order}"
+            rank = f"bm25({search.index})"
+            order = f"{rank}, {order}"
     if plan.broad and search is not None:
         in_title = f"SELECT rowid FROM {search.index} WHERE {search.index} MATCH ?"
         title_params: list[object] = [f"{{title}} : ({search.match})"]
@@ -316,6 +354,11 @@ def _select(filters: Filters, plan: _Plan) -> tuple[str, list[object]]:
         if not filters.newest_first:
             order = f"f.rowid IN ({in_title}) DESC, d.sort_time DESC, d.id"
             order_params += title_params
+            rank, rank_params = f"f.rowid NOT IN ({in_title})", title_params
+    sql = f"SELECT {columns}, d.file, d.offset, d.length FROM {source}"
+    if keyed:
+        sql = f"SELECT {columns}, d.file, d.offset, d.length, {rank}, d.sort_time FROM {source}"
+        params = [*rank_params, *params]
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {order}"

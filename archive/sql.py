@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from archive.collection import Collection, as_collection
 from archive.columnar import (
     PARQUET_OPTIONS,
     RECORD_COLUMNS,
@@ -76,22 +77,24 @@ class SqlResult:
 
 @contextmanager
 def open_views(
-    layout: ArchiveLayout,
+    archive: ArchiveLayout | Collection,
     *,
     files: Sequence[Path] | None = None,
     output: Path | None = None,
     memory_limit: str = MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with the views `articles` and `latest` over `files` (default: all).
+    """An in-memory DuckDB with the views `articles` and `latest` over `files` (default: all
+    of every shard's records files; `articles` is the union of the shards', `latest` the newest
+    version of each canonical URL wherever it lives).
 
-    The records and their twins are read through `ReadOnlyFileSystem`; only `output` (if given,
-    and never inside the archive) and the spill directory (`current_setting('temp_directory')`)
-    can be written. The settings are locked before the connection is handed out.
+    Every shard's records and twins are read through `ReadOnlyFileSystem`, each shard a root of
+    it; only `output` (if given, and never inside a shard) and the spill directory
+    (`current_setting('temp_directory')`) can be written. The settings are locked before the
+    connection is handed out.
     """
+    collection = as_collection(archive)
     if output is not None:
-        check_output(layout, output)
-    records_dir = layout.records_dir
-    files = RecordStore(records_dir).files() if files is None else files
+        check_output(collection, output)
     with tempfile.TemporaryDirectory(prefix="newsarchive-sql-") as spill:
         con = duckdb.connect(
             config={
@@ -104,11 +107,15 @@ def open_views(
             }
         )
         try:
-            readable = [records_dir, twins_dir(layout)]
+            readable = [
+                path
+                for shard in collection.shards
+                for path in (shard.records_dir, twins_dir(shard))
+            ]
             con.register_filesystem(ReadOnlyFileSystem(readable))
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET parquet_metadata_cache = true")  # `latest` reads the twins twice
-            con.execute(f"CREATE VIEW articles AS {articles_select(layout, files)}")
+            con.execute(f"CREATE VIEW articles AS {collection_select(collection, files)}")
             con.execute(f"CREATE VIEW latest AS {LATEST}")
             allowed = [readonly_url(path) + "/" for path in readable] + [spill + "/"]
             con.execute("SET allowed_directories = ?", [allowed])
@@ -121,10 +128,11 @@ def open_views(
             con.close()
 
 
-def check_output(layout: ArchiveLayout, output: Path) -> None:
+def check_output(archive: ArchiveLayout | Collection, output: Path) -> None:
     """A UsageError, before anything is written, if `output` cannot be written: inside the
-    archive, in a folder that does not exist or that this user may not write in."""
-    refuse_inside_archive(layout, output)
+    archive (any shard of a collection), in a folder that does not exist or that this user may
+    not write in."""
+    as_collection(archive).refuse_inside(output)
     folder = output.parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {output}: no folder {folder}")
@@ -132,17 +140,24 @@ def check_output(layout: ArchiveLayout, output: Path) -> None:
         raise UsageError(f"cannot write {output}: no permission to write in {folder}")
 
 
-def refuse_inside_archive(layout: ArchiveLayout, output: Path) -> None:
-    """A UsageError if `output` (symlinks resolved) lies inside the archive: readers never write
-    there, whatever name they are given."""
-    root = layout.root.resolve()
-    target = output.resolve()
-    if target == root or root in target.parents:
-        raise UsageError(f"{output}: inside the archive {root}; write the output elsewhere")
+def collection_select(collection: Collection, files: Sequence[Path] | None = None) -> str:
+    """The `articles` view over `files` (default: all) of every shard: `articles_select` of
+    each shard's own, their union when there are several."""
+    selects = []
+    for shard in collection.shards:
+        if files is None:
+            own = RecordStore(shard.records_dir).files()
+        else:
+            own = [path for path in files if path.is_relative_to(shard.records_dir)]
+        selects.append(articles_select(shard, own))
+    if len(selects) == 1:
+        return selects[0]
+    return " UNION ALL ".join(f"SELECT * FROM ({select})" for select in selects)
 
 
 def articles_select(layout: ArchiveLayout, files: Sequence[Path]) -> str:
-    """The `articles` view over `files`: their fresh Parquet twins where they have one, else JSONL.
+    """The `articles` view over `files` of one archive: their fresh Parquet twins where they
+    have one, else JSONL.
 
     Both halves have the columns and types of `RECORD_COLUMNS`, plus `is_duplicate`; both are
     read through `ReadOnlyFileSystem` (see `open_views`).

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from archive.catalog import retry_counts
+from archive.collection import Collection, as_collection
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
-from archive.query import open_catalog
+from archive.query import open_catalog, reading_catalog
 
 # Run-summary counters (crawler/summary.py) that count failures of the outside world.
 FAILURE_COUNTERS = ("feeds_failed", "sitemaps_failed", "articles_failed", "articles_refused")
@@ -53,11 +55,49 @@ class ArchiveStats:
         return asdict(self)
 
 
-def archive_stats(layout: ArchiveLayout, by: str = "fetched") -> ArchiveStats:
-    """Count what `layout`'s archive holds, per source and day `by` "fetched" or "published"
-    (records whose page gave no date count under None); an unreadable catalog is an
-    ArchiveError."""
-    column = DAY_COLUMNS[by]
+def archive_stats(archive: ArchiveLayout | Collection, by: str = "fetched") -> ArchiveStats:
+    """Count what the archive (or every shard of a collection) holds, per source and day `by`
+    "fetched" or "published" (records whose page gave no date count under None); an
+    unreadable catalog is an ArchiveError. A collection's figures are its shards' summed, but
+    an article whose versions lie in several shards counts once."""
+    shards = as_collection(archive).shards
+    if len(shards) == 1:
+        return _shard_stats(shards[0], DAY_COLUMNS[by])
+    parts = [_shard_stats(shard, DAY_COLUMNS[by]) for shard in shards]
+    days: Counter[tuple[str | None, str]] = Counter()
+    duplicates: Counter[tuple[str | None, str]] = Counter()
+    versions: Counter[tuple[str | None, str]] = Counter()
+    retries: dict[str, Counter[str]] = {}
+    for part in parts:
+        for day in part.per_day:
+            key = (day.day, day.source)
+            days[key] += day.records
+            duplicates[key] += day.duplicates
+            versions[key] += day.new_versions
+        for source, counts in part.retries.items():
+            retries.setdefault(source, Counter()).update(counts)
+    canonical: set[str] = set()
+    for shard in shards:
+        with reading_catalog(shard) as db:
+            canonical.update(url for (url,) in db.execute("SELECT canonical_url FROM search_docs"))
+    return ArchiveStats(
+        records=sum(part.records for part in parts),
+        articles=len(canonical),
+        duplicates=sum(part.duplicates for part in parts),
+        new_versions=sum(part.new_versions for part in parts),
+        runs=sum(part.runs for part in parts),
+        failures={key: sum(part.failures[key] for part in parts) for key in FAILURE_COUNTERS},
+        warc_files=sum(part.warc_files for part in parts),
+        warc_bytes=sum(part.warc_bytes for part in parts),
+        per_day=[
+            DayCount(day, source, days[day, source], duplicates[day, source], versions[day, source])
+            for day, source in sorted(days, key=lambda key: (key[0] or "", key[1]))
+        ],
+        retries={source: dict(counts) for source, counts in sorted(retries.items())},
+    )
+
+
+def _shard_stats(layout: ArchiveLayout, column: str) -> ArchiveStats:
     db = open_catalog(layout)
     try:
         records, articles, duplicates, versions = db.execute(

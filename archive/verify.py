@@ -16,7 +16,7 @@ archive is the very thing this module exists to describe.
 
 import sqlite3
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from warcio.recordloader import ArcWarcRecord
 
 from archive.catalog import Catalog
+from archive.collection import Collection
 from archive.errors import ArchiveError, one_line
 from archive.layout import ArchiveLayout
 from archive.lock import is_held
@@ -62,32 +63,77 @@ class _CatalogView:
     clean_start: datetime | None  # when the last run that finished began
 
 
+@dataclass(frozen=True)
+class _Unresolved:
+    """A problem unless `target` turns up somewhere in the collection: a revisit's response
+    (`kind` "response") or a record named by another (`kind` "record"). Kept in place, so the
+    problems keep their order, and decided once every shard has been read."""
+
+    problem: Problem
+    target: str
+    kind: str
+
+
 def verify_archive(layout: ArchiveLayout, *, crawl_running: bool | None = None) -> list[Problem]:
     """Every problem found in the WARC files, the JSON records and the catalog; empty: whole.
 
     `crawl_running` says whether a crawl is writing the archive; by default the archive lock is
     asked (see the module docstring for what then counts as in progress).
     """
-    live = is_held(layout.lock_path) if crawl_running is None else crawl_running
-    problems: list[Problem] = []
+    return verify_collection(Collection((layout,)), crawl_running=crawl_running)
+
+
+def verify_collection(
+    collection: Collection, *, crawl_running: bool | None = None
+) -> list[Problem]:
+    """`verify_archive` of each shard, except that what a record or revisit refers to (a
+    response, a record, a WARC file) may lie in any shard: a revisit whose target is in no
+    shard is a problem, one whose target is in another shard is not. A shard's problems are
+    named by paths inside it (relative when the collection is one archive)."""
+    captures = _Captures()
+    ids: dict[str, str] = {}
+    found: list[Problem | _Unresolved] = []
+    for number, layout in enumerate(collection.shards):
+        live = is_held(layout.lock_path) if crawl_running is None else crawl_running
+        shard = _verify_shard(collection, number, captures, ids, live=live)
+        if collection.single:
+            found.extend(shard)
+        else:
+            found.extend(_located(layout.root, item) for item in shard)
+    known = {"response": captures.responses, "record": ids.keys()}
+    return [
+        item.problem if isinstance(item, _Unresolved) else item
+        for item in found
+        if not (isinstance(item, _Unresolved) and item.target in known[item.kind])
+    ]
+
+
+def _located(root: Path, item: Problem | _Unresolved) -> Problem | _Unresolved:
+    """`item` with its path named from the shard's folder on, not relative to it."""
+    problem = item.problem if isinstance(item, _Unresolved) else item
+    located = Problem(str(root / problem.path), problem.message)
+    return replace(item, problem=located) if isinstance(item, _Unresolved) else located
+
+
+def _verify_shard(
+    collection: Collection, number: int, captures: _Captures, ids: dict[str, str], *, live: bool
+) -> Iterator[Problem | _Unresolved]:
+    layout = collection.shards[number]
     view = _catalog_view(layout)
     if isinstance(view, Problem):
-        problems.append(view)
-    captures = _Captures()
+        yield view
+    dangling = len(captures.dangling)
     for path in _warc_files(layout.warc_dir):
         writing = live and path.name.endswith(OPEN_SUFFIX)
-        problems.extend(_check_warc_file(path, _shown(layout, path), captures, live=writing))
-    problems.extend(
-        Problem(where, f"revisit {record_id} refers to {target}, which is in no WARC file")
-        for where, record_id, target in captures.dangling
-        if target not in captures.responses
-    )
+        yield from _check_warc_file(path, _shown(layout, path), captures, live=writing)
+    for where, record_id, target in captures.dangling[dangling:]:
+        message = f"revisit {record_id} refers to {target}, which is in no WARC file"
+        yield _Unresolved(Problem(where, message), target, "response")
     latest: dict[str, tuple[int, str]] = {}
     ids_by_file: dict[Path, set[str]] = {}
-    problems.extend(_check_records(layout, captures, latest, ids_by_file, live=live))
+    yield from _check_records(collection, number, captures, ids, latest, ids_by_file, live=live)
     if isinstance(view, _CatalogView):
-        problems.extend(_check_catalog(layout, view, latest, ids_by_file))
-    return problems
+        yield from _check_catalog(layout, view, latest, ids_by_file)
 
 
 def _warc_files(directory: Path) -> list[Path]:
@@ -209,15 +255,18 @@ def _check_catalog(
 
 
 def _check_records(
-    layout: ArchiveLayout,
+    collection: Collection,
+    number: int,
     captures: _Captures,
+    ids: dict[str, str],
     latest: dict[str, tuple[int, str]],
     ids_by_file: dict[Path, set[str]],
     *,
     live: bool,
-) -> Iterator[Problem]:
-    """Check every line; fill `latest` and `ids_by_file` (the ids each file holds)."""
-    ids: dict[str, str] = {}
+) -> Iterator[Problem | _Unresolved]:
+    """Check every line of shard `number`; fill `ids` (the collection's record ids, where
+    each was met), `latest` and `ids_by_file` (the ids each file holds)."""
+    layout = collection.shards[number]
     references: list[tuple[str, str, str]] = []
     for line in RecordStore(layout.records_dir).iter_lines():
         where = f"{_shown(layout, line.path)}:{line.number}"
@@ -237,7 +286,7 @@ def _check_records(
         ids_by_file.setdefault(line.path, set()).add(record["id"])
         if record["id"] in ids:
             yield Problem(where, f"id {record['id']} already used at {ids[record['id']]}")
-        ids.setdefault(record["id"], where)
+        ids.setdefault(record["id"], where if collection.single else str(layout.root / where))
         canonical = record["canonical_url"]
         if record["version"] > latest.get(canonical, (0, ""))[0]:
             latest[canonical] = (record["version"], record["id"])
@@ -246,22 +295,24 @@ def _check_records(
             for field in ("duplicate_of", "previous")
             if record[field] is not None
         )
-        for message in _check_pointer(layout.warc_dir, record, captures):
+        for message in _check_pointer(collection, number, record, captures):
             yield Problem(where, message)
     for where, name, target in references:
-        if target not in ids:
-            yield Problem(where, f"{name} {target} names no record in this archive")
+        problem = Problem(where, f"{name} {target} names no record in this archive")
+        yield _Unresolved(problem, target, "record")
 
 
-def _check_pointer(warc_dir: Path, record: Mapping[str, Any], captures: _Captures) -> list[str]:
-    """What is wrong with the record's `warc` pointer; empty when it resolves and digests match."""
+def _check_pointer(
+    collection: Collection, number: int, record: Mapping[str, Any], captures: _Captures
+) -> list[str]:
+    """What is wrong with the `warc` pointer of a record of shard `number` (its file looked up
+    there first, then in the other shards); empty when it resolves and digests match."""
     pointer = record["warc"]
     filename, offset, length = pointer["filename"], pointer["offset"], pointer["length"]
-    path = warc_dir / filename
-    if not path.exists():
-        path = warc_dir / (filename + OPEN_SUFFIX)
-    if not path.exists():
+    found_in = collection.warc_path(number, filename)
+    if found_in is None:
         return [f"warc: file {filename} does not exist"]
+    path = found_in[1]
     where = f"warc: {filename} offset {offset}"
     if offset + length > path.stat().st_size:
         return [f"{where} length {length} runs past the end of the file"]

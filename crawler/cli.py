@@ -28,11 +28,13 @@ from archive.errors import (
 from archive.reindex import reindex_archive
 from archive.stats import DAY_COLUMNS
 from archive.table import for_terminal, render_table, write_csv, write_jsonl
-from archive.verify import verify_archive
+from archive.verify import verify_collection
 from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
+    archive_collection,
     archive_layout,
     archive_options,
+    collection_options,
     day,
     filter_options,
     log_args,
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     logging_options(demo)
 
     verify = commands.add_parser("verify", help="check every WARC file and every JSON record")
-    archive_options(verify)
+    collection_options(verify)
     verify.add_argument(
         "--repair",
         action="store_true",
@@ -131,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wacz = commands.add_parser("wacz", help="package the archive as a WACZ 1.1.1 file")
     wacz.add_argument("out", type=Path, metavar="OUT.wacz", help="the file to write")
-    archive_options(wacz)
+    collection_options(wacz)
     wacz.add_argument(
         "--source", action="append", default=[], metavar="S", help="only this source (repeatable)"
     )
@@ -167,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "only its sources)",
     )
     query = commands.add_parser("query", help="find archived articles (full text, filters)")
-    archive_options(query)
+    collection_options(query)
     filter_options(query, default_limit=100)
     query.add_argument(
         "--format",
@@ -178,18 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser("sql", help="SQL (DuckDB) over the views `articles` and `latest`")
     sql.add_argument("query", metavar="SQL", help='one SELECT, e.g. "SELECT count(*) FROM latest"')
-    archive_options(sql)
+    collection_options(sql)
     sql.add_argument("--format", choices=("table", "csv", "jsonl", "parquet"), default="table")
     sql.add_argument("--output", type=Path, metavar="FILE", help="write here (parquet needs it)")
 
     export = commands.add_parser("export", help="export records as Parquet, JSON Lines or CSV")
     export.add_argument("out", type=Path, metavar="OUT", help="the file to write")
     export.add_argument("--format", choices=("parquet", "jsonl", "csv"), required=True)
-    archive_options(export)
+    collection_options(export)
     filter_options(export, default_limit=None)
 
     stats = commands.add_parser("stats", help="records per source per day, duplicates, failures")
-    archive_options(stats)
+    collection_options(stats)
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     stats.add_argument(
         "--by",
@@ -285,23 +287,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    layout = archive_layout(args)
+    collection = archive_collection(args)
     if args.repair:
-        recovery, rebuilt = reindex_archive(layout, repair=True)
-        for action in recovery.actions():
-            print(f"repaired: {action}")
-        print(
-            f"repaired: rebuilt the catalog: {rebuilt.records} records, {rebuilt.captures} payloads"
-        )
-        for lost in rebuilt.lost:
-            print(f"could not save: {lost}")
-    problems = verify_archive(layout)
+        for layout in collection.shards:
+            recovery, rebuilt = reindex_archive(layout, repair=True)
+            for action in recovery.actions():
+                print(f"repaired: {action}")
+            print(
+                f"repaired: rebuilt the catalog{'' if collection.single else f' of {layout.root}'}:"
+                f" {rebuilt.records} records, {rebuilt.captures} payloads"
+            )
+            for lost in rebuilt.lost:
+                print(f"could not save: {lost}")
+    problems = verify_collection(collection)
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problems in {layout.root}", file=sys.stderr)
+        print(f"{len(problems)} problems in {collection}", file=sys.stderr)
         return 1
-    print(f"archive {layout.root} verified: no problems")
+    print(f"{'archive ' if collection.single else ''}{collection} verified: no problems")
     return 0
 
 
@@ -372,17 +376,15 @@ def cluster_status(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from archive.query import HIT_COLUMNS, TABLE_COLUMNS, find, open_catalog, read_lines
+    from archive.query import HIT_COLUMNS, TABLE_COLUMNS
 
-    layout = archive_layout(args)
-    selection = record_filters(args)
-    db = open_catalog(layout)
+    collection = archive_collection(args)
+    hits = collection.find(record_filters(args))
     try:
-        hits = find(db, selection)
         if args.format == "jsonl" and not sys.stdout.isatty():  # the stored bytes, exactly
-            sys.stdout.buffer.writelines(read_lines(layout.records_dir, hits))
+            sys.stdout.buffer.writelines(collection.lines(hits))
         elif args.format == "jsonl":
-            for line in read_lines(layout.records_dir, hits):
+            for line in collection.lines(hits):
                 for_terminal().write(line.decode("utf-8", "replace"))
         elif args.format == "csv":
             write_csv(HIT_COLUMNS, (hit.row() for hit in hits), for_terminal())
@@ -390,18 +392,18 @@ def cmd_query(args: argparse.Namespace) -> int:
             rows = (hit.table_row() for hit in hits)
             print(*render_table(TABLE_COLUMNS, rows, shutil.get_terminal_size().columns), sep="\n")
     finally:
-        db.close()
+        hits.close()
     return 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from archive.sql import copy_to, open_views, run_sql, single_select
 
-    layout = archive_layout(args)
+    collection = archive_collection(args)
     if args.output is None:
         if args.format == "parquet":
             raise UsageError("sql --format parquet needs --output FILE")
-        with open_views(layout) as con:
+        with open_views(collection) as con:
             result = run_sql(con, args.query)
             if args.format == "table":
                 width = shutil.get_terminal_size().columns
@@ -411,7 +413,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 write(result.columns, result.rows, for_terminal())
         return 0
     output = args.output.resolve()
-    with open_views(layout, output=output) as con:
+    with open_views(collection, output=output) as con:
         copy_to(
             con, single_select(args.query), "csv" if args.format == "table" else args.format, output
         )
@@ -422,7 +424,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from archive.export import export_records
 
     count = export_records(
-        archive_layout(args), record_filters(args), args.format, args.out.resolve()
+        archive_collection(args), record_filters(args), args.format, args.out.resolve()
     )
     print(f"exported {count} records to {args.out}")
     return 0
@@ -431,7 +433,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from archive.stats import archive_stats
 
-    stats = archive_stats(archive_layout(args), by=args.by)
+    stats = archive_stats(archive_collection(args), by=args.by)
     if args.json:
         print(json.dumps(stats.as_dict()))
         return 0

@@ -93,6 +93,9 @@ class Config:
     crawl: CrawlSettings
     sources: tuple[Source, ...]
     schedule: ScheduleSettings = ScheduleSettings()
+    collection: tuple[Path, ...] = ()
+    """``[collection] shards``: the archives readers read as one (absolute; relative paths
+    resolve against the config file's folder). Empty: the readers read ``[archive].dir``."""
 
     def select(self, names: Sequence[str]) -> tuple[Source, ...]:
         """The sources called `names`, in config order; every source if `names` is empty.
@@ -213,6 +216,11 @@ def _duration(value: object) -> timedelta:
     if window <= timedelta(0):
         raise _Invalid(f"must be positive, got {text!r}")
     return window
+
+
+def _shard(text: str) -> str:
+    _directory(text)  # a `~user` that does not expand is an error here, not when read
+    return text
 
 
 def _source_name(value: object) -> str:
@@ -360,6 +368,9 @@ _SOURCE_KEYS: dict[str, Callable[[object], Any]] = {
     "allowed_domains": lambda value: _strings(value, _domain),
     "timezone": _timezone,
 }
+_COLLECTION_KEYS: dict[str, Callable[[object], Any]] = {
+    "shards": lambda value: _strings(value, _shard),
+}
 _SCHEDULE_KEYS: dict[str, Callable[[object], Any]] = {
     "timezone": _timezone,
     "max_parallel_runs": _positive_int,
@@ -375,7 +386,8 @@ class _Loader:
         self.locator = _Locator(text)
 
     def config(self, data: Mapping[str, Any], archive_dir: Path | None) -> Config:
-        self._unknown_keys(data, ("archive", "crawl", "schedule", "source"), table=None, index=None)
+        tables = ("archive", "crawl", "schedule", "collection", "source")
+        self._unknown_keys(data, tables, table=None, index=None)
         archive = self._table(data, "archive", _ARCHIVE_KEYS)
         base = self.path.resolve().parent
         folder = archive_dir if archive_dir is not None else base / archive.get("dir", "data")
@@ -388,7 +400,16 @@ class _Loader:
             crawl=CrawlSettings(**crawl),
             sources=self._sources(data.get("source"), schedule.timezone),
             schedule=schedule,
+            collection=self._collection(data, base),
         )
+
+    def _collection(self, data: Mapping[str, Any], base: Path) -> tuple[Path, ...]:
+        if "collection" not in data:
+            return ()
+        shards = self._table(data, "collection", _COLLECTION_KEYS).get("shards")
+        if not shards:
+            raise self.error("collection", None, "shards", "must list at least one archive dir")
+        return tuple((base / Path(text).expanduser()).resolve() for text in shards)
 
     def _table(
         self, data: Mapping[str, Any], table: str, schema: Mapping[str, Callable[[object], Any]]

@@ -105,7 +105,10 @@ allowed_domains = ["X.Example", "bücher.example", "127.0.0.1"]
 def test_relative_dir_resolves_against_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     path = tmp_path / "etc" / "sources.toml"
-    path.write_text('[archive]\ndir = "../archive"\n' + MINIMAL, encoding="utf-8")
+    path.write_text(
+        '[archive]\ndir = "../archive"\n[collection]\nshards = ["../a", "/srv/b"]\n' + MINIMAL,
+        encoding="utf-8",
+    )
     cwd = Path.cwd()
     os.chdir(tmp_path / "etc")
     try:
@@ -113,6 +116,7 @@ def test_relative_dir_resolves_against_the_config_folder(tmp_path: Path) -> None
     finally:
         os.chdir(cwd)
     assert config.archive.dir == tmp_path / "archive"
+    assert config.collection == (tmp_path / "a", Path("/srv/b")), "like [archive].dir"
     assert config.path == path
 
 
@@ -216,9 +220,21 @@ GOOD_SOURCE = '[[source]]\nname = "ok"\nfeeds = ["https://ok.example/rss"]\n'
             '(use forms like "48h", "30m", "7d", "1h30m")',
         ),
         (
+            '[collection]\nshard = ["a"]\n' + GOOD_SOURCE,
+            "sources.toml:2: collection.shard: unknown key (expected one of: shards)",
+        ),
+        (
+            '[collection]\nshards = "a"\n' + GOOD_SOURCE,
+            "sources.toml:2: collection.shards: expected an array of strings, got a string ('a')",
+        ),
+        (
+            "[collection]\nshards = []\n" + GOOD_SOURCE,
+            "sources.toml:2: collection.shards: must list at least one archive dir",
+        ),
+        (
             "[crwal]\ndelay = 1\n" + GOOD_SOURCE,
             "sources.toml:1: crwal: unknown key "
-            "(expected one of: archive, crawl, schedule, source)",
+            "(expected one of: archive, crawl, schedule, collection, source)",
         ),
         (
             GOOD_SOURCE + 'feed = ["https://ok.example/other"]\n',

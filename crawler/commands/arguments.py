@@ -6,6 +6,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
+from archive.collection import Collection
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, time_bound
 from crawler.config import load_config
@@ -14,6 +15,22 @@ from crawler.config import load_config
 def archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config file (TOML); its [archive].dir is used")
     parser.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
+
+
+def collection_options(parser: argparse.ArgumentParser) -> None:
+    """What the readers of a collection take: `archive_options`, `--archive-dir` repeatable."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="config file (TOML); its [collection].shards are read, else its [archive].dir",
+    )
+    parser.add_argument(
+        "--archive-dir",
+        type=Path,
+        action="append",
+        help="archive directory (overrides the config); repeated: the shards of a collection,"
+        " read as one",
+    )
 
 
 def article_options(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
@@ -101,6 +118,17 @@ def record_filters(args: argparse.Namespace) -> Filters:
         all_versions=args.all_versions,
         limit=args.limit or None,
     )
+
+
+def archive_collection(args: argparse.Namespace) -> Collection:
+    """The archives a reader reads (see `collection_options`): the `--archive-dir`s, else the
+    config's `[collection]` shards or its `[archive].dir`, else ./data."""
+    if args.archive_dir:
+        return Collection.of(*(path.resolve() for path in args.archive_dir))
+    if args.config is not None:
+        config = load_config(args.config)
+        return Collection.of(*(config.collection or (config.archive.dir,)))
+    return Collection.of(Path("data").resolve())
 
 
 def archive_layout(args: argparse.Namespace) -> ArchiveLayout:
