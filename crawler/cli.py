@@ -33,7 +33,6 @@ from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
     archive_collection,
     archive_layout,
-    archive_options,
     collection_options,
     day,
     filter_options,
