@@ -51,6 +51,7 @@ from crawler.cluster.queue import enqueue  # noqa: E402
 from crawler.config import load_config  # noqa: E402
 
 LATENCY = (0.1, 0.3)
+IDLE_SECONDS = 3.0
 SEED = 16
 SETTINGS = """\
 [archive]
@@ -72,6 +73,8 @@ class Run:
     seconds: float
     cpu: float
     redis_cpu: float = 0.0
+    redis_idle: float = 0.0
+    """Redis's CPU seconds per second before any client used it (its own housekeeping)."""
 
     @property
     def rate(self) -> float:
@@ -147,6 +150,9 @@ def workers(work: Path, servers: list[CorpusServer], count: int) -> Run:
     root = work / f"workers-{count}"
     config = write_config(work / f"cluster-{count}.toml", root / "unused", servers)
     with redis_server(root / "redis") as redis:
+        idle = redis_cpu(redis)
+        time.sleep(IDLE_SECONDS)
+        idle = (redis_cpu(redis) - idle) / IDLE_SECONDS
         enqueue_all(redis, config)
         cpu, redis_before, started = children_cpu(), redis_cpu(redis), time.monotonic()
         shards = [root / f"shard-{n}" for n in range(1, count + 1)]
@@ -172,7 +178,7 @@ def workers(work: Path, servers: list[CorpusServer], count: int) -> Run:
         used = children_cpu() - cpu
         by_redis = redis_cpu(redis) - redis_before
     total = sum(archived(shard) for shard in shards if ArchiveLayout(shard).catalog_path.exists())
-    return Run(f"{count} worker" + "s" * (count > 1), total, seconds, used, by_redis)
+    return Run(f"{count} worker" + "s" * (count > 1), total, seconds, used, by_redis, idle)
 
 
 def enqueue_all(redis: RedisServer, config: Path) -> None:
@@ -215,6 +221,12 @@ def table(runs: list[Run]) -> str:
         lines.append(
             f"{run.label:10} {run.articles:8d} {run.seconds:8.1f} {run.rate:6.2f} {speedup:>8} "
             f"{run.per_article_ms(run.cpu):10.1f} {redis:>30}"
+        )
+    idle = [run.redis_idle for run in runs if run.redis_cpu]
+    if idle:
+        lines.append(
+            f"Redis idle, before any client: {1000 * max(idle):.2f} ms CPU per second "
+            "(included in Redis ms/art)"
         )
     return "\n".join(lines)
 
