@@ -33,6 +33,8 @@ from crawler.commands import EXTRA_COMMANDS
 from crawler.commands.arguments import (
     archive_collection,
     archive_layout,
+    cluster_option,
+    cluster_url,
     collection_options,
     day,
     filter_options,
@@ -76,11 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='print the summary as one JSON line, also on failure ({"outcome": "locked", ...})',
     )
-    crawl.add_argument(
-        "--cluster",
-        metavar="URL",
-        help="as a cluster worker does: share dedup lookups through this Redis (exit 69 if "
-        "it cannot be reached); the archive dir is this worker's shard",
+    cluster_option(
+        crawl,
+        "as a cluster worker does: share dedup lookups through this Redis (exit 69 if it cannot "
+        "be reached); the archive dir is this worker's shard",
     )
     crawl.add_argument(
         "--worker-name",
@@ -147,11 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument(
         "--archive-dir", type=Path, help="archive directory (overrides the config)"
     )
-    schedule.add_argument(
-        "--cluster",
-        metavar="URL",
-        help="put due runs on this Redis's queue for `newsarchive worker`s instead of crawling "
-        "here (exit 69 if it cannot be reached)",
+    cluster_option(
+        schedule,
+        "put due runs on this Redis's queue for `newsarchive worker`s instead of crawling here "
+        "(exit 69 if it cannot be reached)",
     )
     logging_options(schedule)
 
@@ -161,11 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--archive-dir", type=Path, help="archive directory (overrides the config)")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
-    status.add_argument(
-        "--cluster",
-        metavar="URL",
-        help="the cluster's workers, queue and sources from this Redis instead (with --config: "
-        "only its sources)",
+    cluster_option(
+        status,
+        "the cluster's workers, queue and sources from this Redis instead (with --config: only "
+        "its sources)",
     )
     query = commands.add_parser("query", help="find archived articles (full text, filters)")
     collection_options(query)
@@ -263,7 +262,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, archive_dir=args.archive_dir)
         sources = config.select(args.source)
-        member = cluster_member(args.cluster, args.worker_name) if args.cluster else None
+        url = cluster_url(args)
+        member = cluster_member(url, args.worker_name) if url else None
         summary = run_crawl(
             config,
             sources,
@@ -343,20 +343,22 @@ def cmd_wacz(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from crawler.schedule import Daemon
 
-    if args.cluster is None:
+    url = cluster_url(args)
+    if url is None:
         return Daemon(args.config, archive_dir=args.archive_dir, log_args=log_args(args)).run()
     from crawler.cluster.connection import connect
     from crawler.cluster.scheduler import cluster_queue
 
-    queue = cluster_queue(args.cluster, connect(args.cluster))
+    queue = cluster_queue(url, connect(url))
     return Daemon(args.config, archive_dir=args.archive_dir, queue=queue).run()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from crawler.status import format_status, source_status, status_json
 
-    if args.cluster:
-        return cluster_status(args)
+    url = cluster_url(args)
+    if url:
+        return cluster_status(url, args)
     if args.config is None:
         raise UsageError("status needs --config FILE (or --cluster URL)")
     statuses = source_status(load_config(args.config, archive_dir=args.archive_dir))
@@ -364,12 +366,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cluster_status(args: argparse.Namespace) -> int:
+def cluster_status(url: str, args: argparse.Namespace) -> int:
     from crawler.cluster.connection import connect
     from crawler.cluster.status import cluster_status, format_cluster_status
 
     names = [s.name for s in load_config(args.config).sources] if args.config else []
-    status = cluster_status(connect(args.cluster), names)
+    status = cluster_status(connect(url), names)
     print(status.as_json() if args.json else format_cluster_status(status))
     return 0
 

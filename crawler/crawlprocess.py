@@ -11,10 +11,11 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,23 @@ def start_crawl(
     sources: Sequence[str],
     extra_args: Sequence[str] = (),
     *,
+    env: Mapping[str, str] | None = None,
     die_with_parent: bool = False,
 ) -> subprocess.Popen[str]:
     """Start ``crawl --config config --archive-dir archive_dir --json [extra_args] --source ...``
-    in a session of its own (a Ctrl-C in the terminal reaches the parent, which decides); stdout
-    is piped for the summary. With `die_with_parent` (Linux), the crawl gets SIGTERM when its
-    parent dies, however it dies: it stops gracefully instead of crawling on unsupervised."""
+    in a session of its own (a Ctrl-C in the terminal reaches the parent, which decides), with
+    `env` added to its environment; stdout is piped for the summary. With `die_with_parent`
+    (Linux), the crawl gets SIGTERM when its parent dies, however it dies: it stops gracefully
+    instead of crawling on unsupervised."""
     command = [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
     command += ["--archive-dir", str(archive_dir), "--json", *extra_args]
-    for name in sources:
-        command += ["--source", name]
+    command += [f"--source={name}" for name in sources]  # a name never reads as an option
     return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, **env} if env else None,
         preexec_fn=_term_with_parent if die_with_parent and sys.platform == "linux" else None,
     )
 

@@ -27,6 +27,7 @@ COMMANDS = [
     "stats",
     "show",
     "history",
+    "worker",
 ]
 CJK_TITLE = "東京で記録的な猛暑、熱中症での搬送が急増"
 

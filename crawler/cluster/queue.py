@@ -184,10 +184,13 @@ class RunQueue:
     def hold(self, message: RunMessage, lease_ms: int) -> bool:
         """Renew the claim on `message` (its idle time starts again, so no one takes it over)
         and its leases; False if another worker has taken either meanwhile."""
+        # The lease first: it then expires before the claim goes stale, so the worker that
+        # takes the run over finds its sources free.
+        leased = self.lease(message, lease_ms) is None
         claimed = self.client.xclaim(
             keys.RUNS, keys.GROUP, self.worker, 0, [message.id], justid=True
         )
-        return bool(claimed) and self.lease(message, lease_ms) is None
+        return leased and bool(claimed)
 
     def give_back(self, message: RunMessage) -> None:
         """Release the leases of an unfinished run; its message stays pending, so another

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,18 +99,26 @@ def cluster_status(
     for name in names:
         owner = client.get(keys.lease(name))
         state = f"crawling on {owner!s}" if owner else "queued" if name in marks else "idle"
-        sources.append(SourceState(name, state, _json(client.hget(keys.source(name), "last"))))
+        sources.append(
+            SourceState(name, state, json_object(client.hget(keys.source(name), "last")))
+        )
     return ClusterStatus(workers, queued, pending, consumers, sources)
 
 
-def _worker(name: str, text: str, now: datetime) -> WorkerState:
-    beat = _json(text)
+def liveness(beat: Mapping[str, Any], now: datetime) -> tuple[float | None, bool]:
+    """Seconds since the heartbeat `beat` (a worker's entry, as JSON) was written, and whether
+    the worker counts as alive; (None, False) when the entry cannot be read."""
     try:
         when = datetime.strptime(str(beat.get("heartbeat")), TIME_FORMAT).replace(tzinfo=UTC)
-        age: float | None = max(0.0, (now - when).total_seconds())
-        alive = age is not None and age <= STALE_BEATS * float(beat.get("every", 10))
+        age = max(0.0, (now - when).total_seconds())
+        return age, age <= STALE_BEATS * float(beat.get("every", 10))
     except (ValueError, TypeError):
-        age, alive = None, False
+        return None, False
+
+
+def _worker(name: str, text: str, now: datetime) -> WorkerState:
+    beat = json_object(text)
+    age, alive = liveness(beat, now)
     run = beat.get("run")
     return WorkerState(
         name=name,
@@ -125,7 +133,8 @@ def _worker(name: str, text: str, now: datetime) -> WorkerState:
     )
 
 
-def _json(text: object) -> dict[str, Any]:
+def json_object(text: object) -> dict[str, Any]:
+    """`text` read as a JSON object; empty if it is none (Redis's strings are untrusted)."""
     try:
         found = json.loads(str(text or "{}"))
     except ValueError:
@@ -142,9 +151,9 @@ def format_cluster_status(status: ClusterStatus, width: int | None = None) -> st
         (
             w.name,
             "alive" if w.alive else "stale",
+            f"{w.age:.0f}s ago" if w.age is not None else "unreadable",
             w.run or "-",
             w.started,
-            w.heartbeat + (f" ({w.age:.0f}s ago)" if w.age is not None else " (unreadable)"),
             w.host,
             w.pid,
             w.shard,
@@ -154,9 +163,9 @@ def format_cluster_status(status: ClusterStatus, width: int | None = None) -> st
     header: tuple[str, ...] = (
         "worker",
         "state",
+        "heartbeat",
         "run",
-        "started",
-        "last heartbeat",
+        "since",
         "host",
         "pid",
         "shard",

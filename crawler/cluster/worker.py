@@ -38,13 +38,14 @@ from typing import Any, TypeVar
 
 import redis
 
-from archive.errors import ArchiveError, ArchiveLockedError
+from archive.errors import ArchiveError, ArchiveLockedError, UsageError, one_line
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
-from crawler.cluster import keys
+from crawler.cluster import CLUSTER_ENV, keys
 from crawler.cluster.connection import reason, redacted
-from crawler.cluster.queue import RunMessage, RunQueue
+from crawler.cluster.queue import RunMessage, RunQueue, ensure_group
 from crawler.cluster.scheduler import TIME_FORMAT
+from crawler.cluster.status import json_object, liveness
 from crawler.crawlprocess import CrawlResult, start_crawl
 from crawler.summary import EXIT_UNAVAILABLE
 
@@ -120,6 +121,7 @@ class Worker:
             options.visibility_timeout,
             options.heartbeat,
         )
+        self._redis(self._check_name)
         own = self._redis(self.queue.own_pending) or []
         if own:
             logger.info("taking back %d runs this worker had not finished", len(own))
@@ -132,6 +134,19 @@ class Worker:
         logger.info("worker %s stopped", options.name)
         return 0
 
+    def _check_name(self) -> None:
+        """Refuse a name a live worker elsewhere uses: two would share one pending list. (This
+        worker restarted, on the same host and shard, is no other.)"""
+        beat = json_object(self.queue.client.hget(keys.WORKERS, self.options.name))
+        if (beat.get("host"), beat.get("shard")) == (socket.gethostname(), str(self.options.shard)):
+            return
+        if liveness(beat, datetime.now(UTC))[1]:
+            raise UsageError(
+                f"worker name {self.options.name!r} is used by a live worker on "
+                f"{one_line(str(beat.get('host')))} (shard {one_line(str(beat.get('shard')))}); "
+                "give each worker of the cluster its own --name"
+            )
+
     def _next(self) -> RunMessage | None:
         block = int(min(self.options.heartbeat, 1.0) * 1000)
         return self.queue.take_stale(self.options.visibility_ms) or self.queue.take_new(block)
@@ -141,14 +156,21 @@ class Worker:
         owner = self._redis(lambda: self.queue.lease(message, self.options.visibility_ms))
         if owner is not None:
             logger.info("%s: being crawled by %s; the run waits", message.names, owner)
-        if owner is not None or self._stop.is_set():
+            return
+        if self._stop.is_set():
+            self._redis(lambda: self.queue.give_back(message), retry=False)
             return
         self._run, self._run_started = message, _now()
         self._beat(force=True)
         options = self.options
-        extra = ("--cluster", options.url, "--worker-name", options.name, *options.log_args)
+        extra = ("--cluster", "--worker-name", options.name, *options.log_args)
         self._process = start_crawl(
-            snapshot, options.shard, message.sources, extra, die_with_parent=True
+            snapshot,
+            options.shard,
+            message.sources,
+            extra,
+            env={CLUSTER_ENV: options.url},  # not in its arguments, which `ps` shows
+            die_with_parent=True,
         )
         logger.info("run started: %s (%s, pid %d)", message.names, message.id, self._process.pid)
         result, asked_to_stop = self._wait(message, self._process)
@@ -250,6 +272,13 @@ class Worker:
                     return None
                 pause = min(pause * 2, MAX_BACKOFF_SECONDS)
                 continue
+            except redis.ResponseError as exc:
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                    raise
+                # Redis came back without its data (no append-only file): start a new queue
+                logger.warning("the queue is gone from Redis; creating it again")
+                ensure_group(self.queue.client)
+                return None
             if self._lost:
                 logger.info("Redis at %s is back", redacted(self.options.url))
                 self._lost = False

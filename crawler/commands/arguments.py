@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import date
 from pathlib import Path
 
 from archive.collection import Collection
+from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.query import RANK_WINDOW, Filters, time_bound
+from crawler.cluster import CLUSTER_ENV
 from crawler.config import load_config
 
 
@@ -46,6 +49,31 @@ def logging_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+
+
+_FROM_ENV = object()
+
+
+def cluster_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--cluster",
+        nargs="?",
+        const=_FROM_ENV,
+        metavar="URL",
+        help=f"{help}. URL: redis://:PASSWORD@HOST:PORT/DB (rediss:// for TLS); --cluster alone "
+        f"reads it from ${CLUSTER_ENV}, which keeps the password out of the process list",
+    )
+
+
+def cluster_url(args: argparse.Namespace) -> str | None:
+    """The `--cluster` URL of `args`, from the environment if given without one; None if not
+    given."""
+    if args.cluster is not _FROM_ENV:
+        return str(args.cluster) if args.cluster else None
+    url = os.environ.get(CLUSTER_ENV)
+    if not url:
+        raise UsageError(f"--cluster without a URL reads ${CLUSTER_ENV}, which is not set")
+    return url
 
 
 def log_args(args: argparse.Namespace) -> list[str]:

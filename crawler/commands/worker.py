@@ -23,9 +23,7 @@ import argparse
 from pathlib import Path
 
 from archive.errors import UsageError
-from crawler.cluster.member import cluster_member
-from crawler.cluster.worker import Worker, WorkerOptions
-from crawler.commands.arguments import log_args, logging_options
+from crawler.commands.arguments import cluster_option, cluster_url, log_args, logging_options
 
 NAME = "worker"
 HELP = "cluster worker: crawl runs from the Redis queue into this worker's shard"
@@ -43,12 +41,7 @@ def seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--cluster",
-        metavar="URL",
-        required=True,
-        help="the cluster's Redis: redis://:PASSWORD@HOST:PORT/DB (rediss:// for TLS)",
-    )
+    cluster_option(parser, "the cluster's Redis (required)")
     parser.add_argument(
         "--archive-dir", type=Path, required=True, metavar="SHARD", help="this worker's shard"
     )
@@ -76,11 +69,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crawler.cluster.member import cluster_member
+    from crawler.cluster.worker import Worker, WorkerOptions
+
     if args.heartbeat >= args.visibility_timeout:
         raise UsageError("--heartbeat must be shorter than --visibility-timeout")
-    member = cluster_member(args.cluster, args.name)
+    url = cluster_url(args)
+    if url is None:
+        raise UsageError("worker needs --cluster URL (or --cluster and $NEWSARCHIVE_CLUSTER)")
+    member = cluster_member(url, args.name)
     options = WorkerOptions(
-        url=args.cluster,
+        url=url,
         shard=args.archive_dir.resolve(),
         name=member.worker,
         visibility_timeout=args.visibility_timeout,
