@@ -103,10 +103,7 @@ def run_crawl(
         logging.getLogger().removeHandler(errors)
         session.workers.close()
         if publisher is not None:
-            try:
-                publisher.index.release_all()
-            except ClusterUnavailableError as exc:
-                session.fail(exc)
+            publisher.index.release_all()
         warc.close()
         session.records.close()
         if session.fatal is None:  # else the next run indexes what this one closed

@@ -154,6 +154,12 @@ def test_shards_one_after_another_share_articles_texts_and_payloads(
         if r.rec_type == "revisit" and r.rec_headers.get_header("WARC-Refers-To") in responses
     ]
     assert crossing
+    everywhere = responses | _response_ids(b)  # and no revisit refers to a missing record
+    assert all(
+        r.rec_headers.get_header("WARC-Refers-To") in everywhere
+        for _, r in warc_records(b)
+        if r.rec_type == "revisit" and r.rec_headers.get_header("WARC-Refers-To")
+    )
     for headers in crossing:
         uri, date = responses[headers.get_header("WARC-Refers-To")]
         assert headers.get_header("WARC-Refers-To-Target-URI") == uri
@@ -163,7 +169,7 @@ def test_shards_one_after_another_share_articles_texts_and_payloads(
 def test_shards_at_the_same_time_archive_each_article_once(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    outlets = ["daily", "wire", "herald", "wire"]  # wire listed by two sources on each worker
+    outlets = ["wire", "herald", "gazette", "wire"]  # wire listed by two sources on each worker
     configs = [_config(tmp_path, site, name, outlets) for name in ("a", "b")]
     with redis_server(tmp_path / "redis") as redis:
         args = ("--cluster", redis.url, "--json")
@@ -183,14 +189,18 @@ def test_shards_at_the_same_time_archive_each_article_once(
 def test_killed_between_commit_and_publish_publishes_at_restart(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path, site, "a", ["daily", "wire"])
+    config = _config(tmp_path, site, "a", ["wire", "herald"])
     with redis_server(tmp_path / "redis") as redis:
         assert _patched_crawl("kill-before", config, redis, "wa").returncode == -signal.SIGKILL
         committed = _articles(tmp_path / "a")
         assert committed  # on disk and in the catalog, but in no index
         assert not list(redis.client().scan_iter(match="newsarchive:url:*"))
-        _crawl(config, redis, "wa")  # the same worker again: it publishes them first
-        other = _crawl(_config(tmp_path, site, "b", ["daily", "wire"]), redis, "wb")
+        again = newsarchive(
+            "crawl", "--config", config, "--cluster", redis.url, "--worker-name", "wa"
+        )  # the same worker again: it publishes them first
+        assert again.returncode == 0, again.stderr
+        assert f"index: published {len(committed)} records" in again.stderr
+        other = _crawl(_config(tmp_path, site, "b", ["wire", "herald"]), redis, "wb")
         urls = set(redis.client().scan_iter(match="newsarchive:url:*"))
     assert set(_articles(tmp_path / "a", tmp_path / "b").values()) == {1}
     assert other["articles_new"] == other["articles_duplicate"] == 0
@@ -219,3 +229,21 @@ def test_redis_lost_mid_run_stops_cleanly_and_the_run_redone_archives_each_artic
     after = _articles(shard)
     assert set(after.values()) == {1} and set(before) < set(after)
     assert newsarchive("verify", "--archive-dir", shard).returncode == 0
+
+
+def test_an_article_claimed_by_another_worker_waits_for_its_claim_to_expire(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, site, "a", ["wire"])
+    article = site.url("wire", "/2024/08/12/shipping-rates-ease.html")
+    with redis_server(tmp_path / "redis") as redis:
+        client = redis.client()
+        client.set(f"newsarchive:claim:{article}", "dead-worker", px=60_000)
+        first = _crawl(config, redis, "wa")
+        assert first["articles_deferred"] == 1
+        assert article not in {url for url, _ in _articles(tmp_path / "a")}
+        client.pexpire(f"newsarchive:claim:{article}", 1)  # the dead worker's claim runs out
+        second = _crawl(config, redis, "wa")
+        assert not list(client.scan_iter(match="newsarchive:claim:*"))  # all freed at the end
+    assert second["articles_new"] == 1
+    assert article in {url for url, _ in _articles(tmp_path / "a")}

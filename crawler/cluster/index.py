@@ -19,6 +19,7 @@ of taking "unknown" for "not archived".
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from crawler.cluster.keys import PREFIX
 from crawler.cluster.member import ClusterMember
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 60.0
 """How long a claim outlives its worker: a dead worker's articles wait this long for another."""
@@ -185,15 +187,20 @@ class ClusterIndex:
                 )
 
     def release_all(self) -> None:
-        """At the end of the run: free every claim still held (best effort: if Redis is gone,
-        they expire by themselves)."""
+        """At the end of the run: free every claim still held. Best effort: the run's work is
+        committed and published by then, and claims Redis did not free expire by themselves."""
         if self._lost is not None or not self.held:
             return
         pipe = self.client.pipeline(transaction=False)
         for url in self.held:
             self._own(keys=[key("claim", url)], args=[self.shard], client=pipe)
+        try:
+            self.call(pipe.execute)
+        except ClusterUnavailableError as exc:
+            logger.warning(
+                "%d claims not freed, they expire in %d s: %s", len(self.held), CLAIM_SECONDS, exc
+            )
         self.held.clear()
-        self.call(pipe.execute)
 
 
 def _parse_ts(text: str) -> datetime:

@@ -12,7 +12,7 @@ from archive.catalog import ArchivedArticle, Catalog, TextOwner, Validators
 from archive.warcwriter import WarcLocation
 from crawler.cluster.index import ClusterIndex
 from crawler.cluster.member import ClusterMember
-from crawler.cluster.publish import Publisher
+from crawler.cluster.publish import Publisher, catalog_identity
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,12 @@ def join_collection(member: ClusterMember, catalog: Catalog) -> tuple[LayeredDed
     """A run's lookups and publisher as a cluster member, once what the shard committed but
     never published (a worker killed between the two) is published: before any work is taken."""
     index = ClusterIndex(member)
-    publisher = Publisher(index, catalog.db)
+    publisher = Publisher(index, catalog.db, catalog_identity(catalog.path))
     published = publisher.reconcile()
     if published.records or published.payloads:
         logger.warning(
-            "published what an earlier run committed but did not publish: %d records, %d payloads",
+            "reconciled with the collection's index: published %d records and %d payloads this "
+            "shard committed before (a run killed before publishing, or a catalog rebuilt)",
             published.records,
             published.payloads,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crawler.cluster.index import ClusterIndex, key, watermark_key
@@ -101,12 +102,20 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
 
-class Publisher:
-    """Publishes one shard's catalog (`db`) to the index as `index.shard`."""
+def catalog_identity(path: Path) -> str:
+    """What tells one catalog file from the next: a rebuilt catalog (`reindex`) is a new file,
+    whose rowids say nothing of what the old one published."""
+    return str(path.stat().st_ino)
 
-    def __init__(self, index: ClusterIndex, db: sqlite3.Connection) -> None:
+
+class Publisher:
+    """Publishes one shard's catalog (`db`, the file `catalog_id` names) to the index as
+    `index.shard`."""
+
+    def __init__(self, index: ClusterIndex, db: sqlite3.Connection, catalog_id: str) -> None:
         self.index = index
         self.db = db
+        self.catalog_id = catalog_id
         client = index.client
         self._latest_version = client.register_script(_LATEST_VERSION)
         self._first_shard = client.register_script(_FIRST_SHARD)
@@ -114,11 +123,12 @@ class Publisher:
         self.watermark = dict.fromkeys(TABLES, 0)
 
     def reconcile(self) -> Published:
-        """At start: read the shard's watermark and publish what was committed past it. A
-        watermark past the catalog's rows (a catalog rebuilt since) starts that table over."""
+        """At start: read the shard's watermark and publish what was committed past it. The
+        watermark of another catalog file (rebuilt since), or past this one's rows, starts
+        over: publishing again is harmless."""
         stored = self.index.call(lambda: self.index.client.hgetall(watermark_key(self.index.shard)))
-        for table in TABLES:
-            self.watermark[table] = int(stored.get(table, 0))
+        if stored.get("catalog") == self.catalog_id:
+            self.watermark.update({table: int(stored.get(table, 0)) for table in TABLES})
         for table, last in self._last_rowids().items():
             if self.watermark[table] > last:
                 self.watermark[table] = 0
@@ -153,7 +163,9 @@ class Publisher:
         self.index.queue_claims(pipe, {row[1] for row in rows["urls"]})
         marks = {table: found[-1][0] for table, found in rows.items() if found}
         if marks:
-            pipe.hset(watermark_key(self.index.shard), mapping=marks)
+            pipe.hset(
+                watermark_key(self.index.shard), mapping={**marks, "catalog": self.catalog_id}
+            )
         if len(pipe):
             self.index.call(pipe.execute)
         self.watermark.update(marks)

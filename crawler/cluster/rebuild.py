@@ -21,7 +21,7 @@ from archive.layout import ArchiveLayout
 from crawler.cluster.connection import connect
 from crawler.cluster.index import ClusterIndex, key, watermark_key
 from crawler.cluster.member import ClusterMember
-from crawler.cluster.publish import Published, Publisher
+from crawler.cluster.publish import Published, Publisher, catalog_identity
 
 # What a worker's WARC file is named: its worker name, then the writer's timestamp and serial.
 _WORKER_FILE = re.compile(r"^(.+)-\d{8}T\d{6}Z-\d+\.warc\.gz(?:\.open)?$")
@@ -69,7 +69,8 @@ def rebuild_index(url: str, shards: Sequence[Path]) -> RebuiltIndex:
         try:
             db = connect_read_only(layout.catalog_path)
             try:
-                total.add(Publisher(shard, db).publish_all())
+                publisher = Publisher(shard, db, catalog_identity(layout.catalog_path))
+                total.add(publisher.publish_all())
             finally:
                 db.close()
         except sqlite3.Error as exc:

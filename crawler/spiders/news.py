@@ -294,9 +294,12 @@ class NewsSpider(scrapy.Spider):
             return None
         cluster = self.session.cluster
         if cluster is not None and not cluster.claim(url):
-            # Another worker is archiving it now: it is the claimer's (if that one dies, the
-            # claim expires and a later run takes it).
+            # Another worker is archiving it now: it is the claimer's. Should that one die, the
+            # claim expires and a later run takes it: the listing is then polled in full.
             self._count(summary.ARTICLES_DEFERRED, source.name)
+            self.session.catalog.set_feed_validators(
+                listing, Validators(None, None), datetime.now(UTC)
+            )
             return None
         dedup = self.session.dedup  # asked only once claimed: a claim is freed once published
         known = dedup.canonical_for(url)
