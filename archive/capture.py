@@ -17,6 +17,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from archive.collection import Collection, as_collection
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 from archive.warcwriter import OPEN_SUFFIX
@@ -59,9 +60,18 @@ def warc_path(layout: ArchiveLayout, filename: str) -> Path:
     return path
 
 
-def read_capture(layout: ArchiveLayout, pointer: Mapping[str, Any]) -> Capture:
-    """The response record at a record's `warc` pointer; ArchiveError if it cannot be read."""
-    path = warc_path(layout, str(pointer.get("filename", "")))
+def read_capture(
+    archive: ArchiveLayout | Collection, pointer: Mapping[str, Any], shard: int = 0
+) -> Capture:
+    """The response record at the `warc` pointer of a record (of shard `shard` of a
+    collection: its file is looked up there first, then in the other shards); ArchiveError if
+    it cannot be read."""
+    collection = as_collection(archive)
+    filename = str(pointer.get("filename", ""))
+    layout = collection.shards[shard]
+    if _WARC_NAME.match(filename):  # else `warc_path` says why not
+        layout = collection.warc_shard(shard, filename)
+    path = warc_path(layout, filename)
     offset = pointer.get("offset")
     if not isinstance(offset, int) or offset < 0:
         raise ArchiveError(f"bad WARC offset {offset!r}")

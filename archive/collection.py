@@ -25,10 +25,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from itertools import groupby, islice
 from pathlib import Path
+from typing import Any
 
 from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.query import Filters, Hit, check_sources, find, open_catalog, read_lines
+from archive.records import RecordStore
 from archive.warcwriter import OPEN_SUFFIX
 
 
@@ -93,13 +95,30 @@ class Collection:
                 yield from find(dbs[0], filters)
                 return
             check_sources(dbs, filters.sources, where="this collection")
-            # Each shard's latest versions may be superseded elsewhere: no limit per shard then.
-            wide = filters if filters.all_versions else replace(filters, limit=None)
             merged = heapq.merge(
-                *(self._latest(dbs, find(db, wide, shard=n), wide) for n, db in enumerate(dbs)),
+                *(self._shard_hits(dbs, number, filters) for number in range(len(dbs))),
                 key=lambda hit: hit.order,
             )
             yield from islice(merged, filters.limit)
+
+    def _shard_hits(
+        self, dbs: list[sqlite3.Connection], number: int, filters: Filters
+    ) -> Iterator[Hit]:
+        """What shard `number` contributes: its hits in its order, a version that another
+        shard holds a newer version of marked not latest (`all_versions`) or left out. With a
+        limit, as many as the limit once those are left out (asked again for more in the rare
+        case some were), so each shard answers as fast as a single archive."""
+        if filters.all_versions or filters.limit is None:
+            yield from self._latest(dbs, find(dbs[number], filters, shard=number), filters)
+            return
+        asked = filters.limit
+        while True:
+            hits = list(find(dbs[number], replace(filters, limit=asked), shard=number))
+            kept = list(self._latest(dbs, iter(hits), filters))
+            if len(kept) >= filters.limit or len(hits) < asked:
+                yield from kept[: filters.limit]
+                return
+            asked *= 2
 
     def _latest(
         self, dbs: list[sqlite3.Connection], hits: Iterator[Hit], filters: Filters
@@ -113,22 +132,25 @@ class Collection:
                 continue
             yield hit
 
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every complete record of every shard, shard after shard, each in file order."""
+        for shard in self.shards:
+            yield from RecordStore(shard.records_dir).iter_records()
+
     def lines(self, hits: Iterable[Hit]) -> Iterator[bytes]:
         """The full JSON line of each hit, from its own shard, in the hits' order."""
         for shard, group in groupby(hits, key=lambda hit: hit.shard):
             yield from read_lines(self.shards[shard].records_dir, group)
 
-    def warc_path(self, shard: int, filename: str) -> tuple[int, Path] | None:
-        """Which shard holds the WARC file `filename` (a plain file name, checked by the
-        caller), looked up in `shard` first, and its path (under its unclosed name while a
-        crawl appends to it); None if no shard has it."""
+    def warc_shard(self, shard: int, filename: str) -> ArchiveLayout:
+        """The shard whose `warc/` holds the file `filename` (closed, or unclosed while a crawl
+        appends to it), looked up in `shard` first; `shard` itself if none does."""
         order = [shard, *(n for n in range(len(self.shards)) if n != shard)]
         for number in order:
             folder = self.shards[number].warc_dir
-            for path in (folder / filename, folder / (filename + OPEN_SUFFIX)):
-                if path.exists():
-                    return number, path
-        return None
+            if (folder / filename).exists() or (folder / (filename + OPEN_SUFFIX)).exists():
+                return self.shards[number]
+        return self.shards[shard]
 
 
 def _newer_elsewhere(dbs: list[sqlite3.Connection], hit: Hit) -> bool:

@@ -9,10 +9,12 @@ import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archive.collection import Collection
 from archive.errors import ArchiveError
 from archive.layout import ArchiveLayout
 
@@ -57,6 +59,34 @@ def archive_overview(layout: ArchiveLayout, db: sqlite3.Connection) -> dict[str,
         "warc_files": [{"name": name, "bytes": size} for name, size in sizes],
         "warc_bytes": sum(size for _, size in sizes),
         "archive_bytes": _folder_bytes(layout.root),
+    }
+
+
+def collection_overview(
+    collection: Collection, dbs: Sequence[sqlite3.Connection]
+) -> dict[str, Any]:
+    """`archive_overview` of every shard (their catalogs `dbs`, in shard order) as one: the
+    records of a source summed, its newest date the newest, the last runs of all shards."""
+    parts = [
+        archive_overview(layout, db) for layout, db in zip(collection.shards, dbs, strict=True)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    sources: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in part["sources"]:
+            seen = sources.setdefault(row["source"], {**row, "records": 0, "newest": None})
+            seen["records"] += row["records"]
+            seen["newest"] = max(filter(None, (seen["newest"], row["newest"])), default=None)
+    runs = sorted(
+        (run for part in parts for run in part["runs"]), key=lambda run: run["started_at"]
+    )
+    return {
+        "sources": [sources[name] for name in sorted(sources)],
+        "runs": runs[::-1][:LAST_RUNS],
+        "warc_files": [warc for part in parts for warc in part["warc_files"]],
+        "warc_bytes": sum(part["warc_bytes"] for part in parts),
+        "archive_bytes": sum(part["archive_bytes"] for part in parts),
     }
 
 
@@ -126,3 +156,15 @@ def daily_counts(db: sqlite3.Connection, days: int = CHART_DAYS) -> list[dict[st
                 value for key in FETCHED_KEYS if isinstance(value := figures.get(key), int)
             )
     return [{"day": day, **counts[day]} for day in sorted(counts)]
+
+
+def collection_daily_counts(dbs: Sequence[sqlite3.Connection]) -> list[dict[str, Any]]:
+    """`daily_counts` of every catalog of `dbs`, summed day by day."""
+    parts = [daily_counts(db) for db in dbs]
+    return [
+        {
+            "day": days[0]["day"],
+            **{key: sum(day[key] for day in days) for key in ("published", "fetched")},
+        }
+        for days in zip(*parts, strict=True)
+    ]

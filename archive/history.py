@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+from archive.collection import Collection, as_collection
 from archive.layout import ArchiveLayout
-from archive.query import reading_catalog
 from archive.show import field_text, find_article
 
 # The record fields compared between versions, in the order they are shown.
@@ -123,12 +123,14 @@ def article_history(records: Sequence[dict[str, Any]]) -> list[Version]:
     ]
 
 
-def history_of(layout: ArchiveLayout, key: str) -> tuple[str, list[Version]]:
+def history_of(archive: ArchiveLayout | Collection, key: str) -> tuple[str, list[Version]]:
     """The canonical URL and `article_history` of the article archived under the URL `key` (or
-    holding the record id `key`); a NotFoundError if there is none."""
-    with reading_catalog(layout) as db:
-        article = find_article(db, key)
-    return article.canonical_url, article_history(article.records(layout.records_dir))
+    holding the record id `key`), its versions in any shard of a collection; a NotFoundError
+    if there is none."""
+    collection = as_collection(archive)
+    with collection.catalogs() as dbs:
+        article = find_article(dbs, key)
+    return article.canonical_url, article_history(article.records(collection))
 
 
 def format_history(versions: Sequence[Version], safe: Callable[[str], str]) -> Iterator[str]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from archive.collection import Collection, as_collection
 from archive.errors import NotFoundError
 from archive.layout import ArchiveLayout
-from archive.query import Hit, hits_where, read_lines, reading_catalog
+from archive.query import Hit, hits_where, read_lines
 from archive.urls import canonical_url
 
 
@@ -39,33 +40,59 @@ class Article:
     versions: list[Hit]
     asked: Hit
 
-    def records(self, records_dir: Path) -> list[dict[str, Any]]:
+    def records(self, collection: Collection) -> list[dict[str, Any]]:
         """The full JSON record of each version, in version order."""
-        return [json.loads(line) for line in read_lines(records_dir, self.versions)]
+        return [json.loads(line) for line in collection.lines(self.versions)]
 
 
-def find_article(db: sqlite3.Connection, key: str) -> Article:
+def find_article(dbs: Sequence[sqlite3.Connection], key: str) -> Article:
     """The article whose record id is `key`, or that was archived under the URL `key` (as given,
-    canonicalised, or any URL the crawl met it under); a NotFoundError otherwise.
+    canonicalised, or any URL the crawl met it under), in the catalogs `dbs` (a collection's
+    shards, in order: versions may lie in several); a NotFoundError otherwise.
 
     By id, that record is the one asked for; by URL, the latest version.
     """
-    by_id = hits_where(db, "id = ?", (key,))
+    by_id = _hits_where(dbs, "id = ?", (key,))
     if by_id:
         canonical = by_id[0].canonical_url
     else:
         urls = (key, canonical_url(key))
-        found = db.execute(
-            "SELECT canonical_url FROM search_docs WHERE canonical_url IN (?, ?) OR url IN (?, ?) "
-            "UNION SELECT canonical_url FROM urls WHERE url IN (?, ?) LIMIT 1",
-            (*urls, *urls, *urls),
-        ).fetchone()
+        found = next(
+            (
+                row
+                for db in dbs
+                if (
+                    row := db.execute(
+                        "SELECT canonical_url FROM search_docs WHERE canonical_url IN (?, ?) "
+                        "OR url IN (?, ?) UNION SELECT canonical_url FROM urls WHERE url IN (?, ?) "
+                        "LIMIT 1",
+                        (*urls, *urls, *urls),
+                    ).fetchone()
+                )
+            ),
+            None,
+        )
         if found is None:
             raise NotFoundError(f"no archived record has the id or URL {key!r}")
         canonical = found[0]
-    versions = hits_where(db, "canonical_url = ?", (canonical,))
+    versions = _hits_where(dbs, "canonical_url = ?", (canonical,))
+    if len(dbs) > 1:  # each shard's catalog knows its own latest version only
+        versions.sort(key=lambda hit: (hit.version, hit.fetched_at, hit.id))
+        versions = [replace(hit, latest=hit is versions[-1]) for hit in versions]
+        by_id = [next(hit for hit in versions if hit.id == key)] if by_id else []
     asked = by_id[0] if by_id else versions[-1]
     return Article(canonical, versions, asked)
+
+
+def _hits_where(
+    dbs: Sequence[sqlite3.Connection], condition: str, params: Sequence[object]
+) -> list[Hit]:
+    """`hits_where` over every catalog of `dbs`, each hit naming its shard."""
+    return [
+        replace(hit, shard=number) if number else hit
+        for number, db in enumerate(dbs)
+        for hit in hits_where(db, condition, params)
+    ]
 
 
 def duplicates_of(db: sqlite3.Connection, records_dir: Path, record_id: str) -> list[Hit]:
@@ -109,22 +136,29 @@ class ArticleView:
         }
 
 
-def show_article(layout: ArchiveLayout, key: str) -> ArticleView:
+def show_article(archive: ArchiveLayout | Collection, key: str) -> ArticleView:
     """The `ArticleView` of the record with id `key`, or of the latest version archived under
-    the URL `key`; a NotFoundError if there is none."""
-    with reading_catalog(layout) as db:
-        article = find_article(db, key)
-        (line,) = read_lines(layout.records_dir, [article.asked])
+    the URL `key`, in the archive or any shard of a collection; a NotFoundError if there is
+    none."""
+    collection = as_collection(archive)
+    with collection.catalogs() as dbs:
+        article = find_article(dbs, key)
+        (line,) = collection.lines([article.asked])
         record = json.loads(line)
         owner = record.get("duplicate_of")
-        owners = hits_where(db, "id = ?", (owner,)) if owner else []
-        duplicates = duplicates_of(db, layout.records_dir, record["id"])
+        owners = _hits_where(dbs, "id = ?", (owner,)) if owner else []
+        duplicates = [
+            replace(hit, shard=number) if number else hit
+            for number, (db, shard) in enumerate(zip(dbs, collection.shards, strict=True))
+            for hit in duplicates_of(db, shard.records_dir, record["id"])
+        ]
+    filename = record["warc"]["filename"]
     return ArticleView(
         record,
         article.versions,
         duplicates,
         owners[0] if owners else None,
-        layout.warc_dir / record["warc"]["filename"],
+        collection.warc_shard(article.asked.shard, filename).warc_dir / filename,
     )
 
 

@@ -309,10 +309,12 @@ def _check_pointer(
     there first, then in the other shards); empty when it resolves and digests match."""
     pointer = record["warc"]
     filename, offset, length = pointer["filename"], pointer["offset"], pointer["length"]
-    found_in = collection.warc_path(number, filename)
-    if found_in is None:
+    warc_dir = collection.warc_shard(number, filename).warc_dir
+    path = warc_dir / filename
+    if not path.exists():
+        path = warc_dir / (filename + OPEN_SUFFIX)
+    if not path.exists():
         return [f"warc: file {filename} does not exist"]
-    path = found_in[1]
     where = f"warc: {filename} offset {offset}"
     if offset + length > path.stat().st_size:
         return [f"{where} length {length} runs past the end of the file"]

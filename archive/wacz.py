@@ -11,7 +11,9 @@ renamed, so an existing OUT.wacz is always complete.
 import hashlib
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection as Collection_
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import chain
@@ -20,10 +22,10 @@ from typing import Any
 from zipfile import ZIP_STORED, ZipFile, ZipInfo
 
 from archive.cdxj import closed_warcs, index_path, merged_lines, write_missing_indexes
-from archive.errors import ArchiveError, UsageError
+from archive.collection import Collection, as_collection
+from archive.errors import ArchiveError, NewsarchiveError, UsageError
 from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
-from archive.records import RecordStore
 from archive.warcwriter import software_version
 
 WACZ_VERSION = "1.1.1"
@@ -42,28 +44,34 @@ class WaczSummary:
 
 
 def write_wacz(
-    layout: ArchiveLayout,
+    archive: ArchiveLayout | Collection,
     out: Path,
     *,
-    sources: Collection[str] = (),
+    sources: Collection_[str] = (),
     since: date | None = None,
 ) -> WaczSummary:
-    """Write the records of `sources` (all when empty) fetched on or after `since` to `out`.
+    """Write the records of `sources` (all when empty) fetched on or after `since` to `out`:
+    of one archive, or of every shard of a collection as one package (all their WARC files,
+    one index).
 
     The WARC files included are those holding a selected record's capture or a capture of its
-    URL, so every page replays. Takes the archive lock (a crawl may not run meanwhile: it could
-    leave an index half written): ArchiveLockedError if one does. Raises UsageError when nothing
-    is selected, ArchiveError when a file cannot be read or written.
+    URL, so every page replays. Takes each archive's lock (a crawl may not run meanwhile: it
+    could leave an index half written): ArchiveLockedError if one is held. Raises UsageError
+    when nothing is selected, ArchiveError when a file cannot be read or written or two shards
+    hold WARC files of the same name.
     """
-    with ArchiveLock(layout.lock_path):
-        return _write_wacz(layout, out, sources, since)
+    collection = as_collection(archive)
+    with ExitStack() as locks:
+        for layout in collection.shards:
+            locks.enter_context(ArchiveLock(layout.lock_path))
+        return _write_wacz(collection, out, sources, since)
 
 
 def _write_wacz(
-    layout: ArchiveLayout, out: Path, sources: Collection[str], since: date | None
+    collection: Collection, out: Path, sources: Collection_[str], since: date | None
 ) -> WaczSummary:
-    write_missing_indexes(layout)
-    store = RecordStore(layout.records_dir)
+    for layout in collection.shards:
+        write_missing_indexes(layout)
     # One pass over the records: the pages stream into the package first, and what picks the
     # WARC files (URLs and file names, not texts) is kept on the way.
     urls: set[str] = set()
@@ -72,7 +80,7 @@ def _write_wacz(
 
     def selected() -> Iterator[dict[str, Any]]:
         nonlocal count
-        for page, name in _pages(store.iter_records(), sources, since):
+        for page, name in _pages(collection.iter_records(), sources, since):
             urls.add(page["url"])
             names.add(name)
             count += 1
@@ -84,19 +92,18 @@ def _write_wacz(
             listed = _jsonl(chain([PAGES_HEADER], selected()))
             resources = [_add_lines(package, "pages/pages.jsonl", listed)]
             if not count:
-                raise UsageError(
-                    f"no records in {layout.root} match the selection; no WACZ written"
-                )
-            warcs = _warcs_for(layout, urls, names) if sources or since else closed_warcs(layout)
-            resources += [_add_file(package, f"archive/{warc.name}", warc) for warc in warcs]
-            index = (line.encode() for line in merged_lines(index_path(layout, w) for w in warcs))
+                raise UsageError(f"no records in {collection} match the selection; no WACZ written")
+            warcs = _warcs_for(collection, urls if sources or since else None, names)
+            resources += [_add_file(package, f"archive/{warc.name}", warc) for _, warc in warcs]
+            indexes = (index_path(layout, warc) for layout, warc in warcs)
+            index = (line.encode() for line in merged_lines(indexes))
             resources.append(_add_lines(package, "indexes/index.cdx", index))
             datapackage = _json_bytes(_datapackage(resources))
             _add_bytes(package, "datapackage.json", datapackage)
             digest = {"path": "datapackage.json", "hash": "sha256:" + _sha256(datapackage)}
             _add_bytes(package, "datapackage-digest.json", _json_bytes(digest))
         os.replace(partial, out)
-    except UsageError:
+    except NewsarchiveError:
         partial.unlink(missing_ok=True)
         raise
     except OSError as exc:
@@ -106,7 +113,7 @@ def _write_wacz(
 
 
 def _pages(
-    records: Iterable[dict[str, Any]], sources: Collection[str], since: date | None
+    records: Iterable[dict[str, Any]], sources: Collection_[str], since: date | None
 ) -> Iterator[tuple[dict[str, Any], str]]:
     """Each selected record as a page entry, with the WARC file its pointer names."""
     for record in records:
@@ -120,13 +127,26 @@ def _pages(
         yield page, record["warc"]["filename"]
 
 
-def _warcs_for(layout: ArchiveLayout, urls: set[str], names: set[str]) -> list[Path]:
-    """The closed WARC files named in `names` or holding any capture of one of `urls`."""
-    return [
-        warc
-        for warc in closed_warcs(layout)
-        if warc.name in names or _indexes_any(index_path(layout, warc), urls)
-    ]
+def _warcs_for(
+    collection: Collection, urls: set[str] | None, names: set[str]
+) -> list[tuple[ArchiveLayout, Path]]:
+    """The closed WARC files of every shard (with their shard), or with `urls` only those
+    named in `names` or holding any capture of one of `urls`. Two shards holding a file of
+    the same name is an ArchiveError: a package holds one file by each name."""
+    chosen: dict[str, tuple[ArchiveLayout, Path]] = {}
+    for layout in collection.shards:
+        for warc in closed_warcs(layout):
+            if urls is not None and not (
+                warc.name in names or _indexes_any(index_path(layout, warc), urls)
+            ):
+                continue
+            if warc.name in chosen:
+                raise ArchiveError(
+                    f"{warc.name}: in {chosen[warc.name][0].root} and in {layout.root}; a WACZ "
+                    "holds one WARC file by each name"
+                )
+            chosen[warc.name] = (layout, warc)
+    return list(chosen.values())
 
 
 def _indexes_any(index: Path, urls: set[str]) -> bool:

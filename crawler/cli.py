@@ -334,7 +334,7 @@ def cmd_wacz(args: argparse.Namespace) -> int:
     from archive.wacz import write_wacz
 
     done = write_wacz(
-        archive_layout(args), args.out.resolve(), sources=args.source, since=args.since
+        archive_collection(args), args.out.resolve(), sources=args.source, since=args.since
     )
     print(f"wrote {done.path}: {done.pages} pages, {done.warcs} WARC files, {done.bytes} bytes")
     return 0

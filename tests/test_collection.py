@@ -11,6 +11,8 @@ import contextlib
 import csv
 import io
 import json
+import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,9 @@ import duckdb
 import pytest
 from archives import record, store_records
 from support import newsarchive, records_of, write_config
+from test_serve import _get, _serving
 from test_sql_readonly import fingerprint, writing_forms
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.collection import Collection
 from archive.columnar import compact_archive
@@ -132,7 +136,7 @@ def test_stats_sum_the_shards(shards: Shards) -> None:
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two shards of chosen records (closed days, so with Parquet twins): version 1 of story 1
-    in the first, its version 2 in the second."""
+    among the first's newest, its version 2 in the second, older than the first's records."""
     root = tmp_path_factory.mktemp("versions")
     newer = record(
         1,
@@ -142,9 +146,12 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         text="Body of story 1, corrected.",
         content_hash="sha256:" + "b" * 64,
         fetched_at="2024-08-30T10:00:00Z",
+        published="2024-07-01T09:00:00Z",
     )
+    older = record(3, published="2024-06-01T09:00:00Z")
     shards = [root / "x", root / "y"]
-    for shard, chosen in zip(shards, ([record(1), record(2)], [newer, record(3)]), strict=True):
+    first = [record(27), record(1), record(28)]
+    for shard, chosen in zip(shards, (first, [newer, older]), strict=True):
         assert compact_archive(store_records(shard, chosen))
     return shards
 
@@ -155,16 +162,17 @@ def shard_args(shards: list[Path]) -> list[str | Path]:
 
 def test_the_latest_version_is_the_newest_in_any_shard(versions: list[Path]) -> None:
     both = shard_args(versions)
-    assert ids(*both) == ["r0003", "r0002", "r0001b"]
+    assert ids(*both) == ["r0027", "r0028", "r0001b", "r0003"]
+    # The first shard's two newest hold a superseded version: it is asked for more.
+    assert ids(*both, "--limit", "2") == ["r0027", "r0028"]
     done = newsarchive("query", *both, "--all-versions", "--format", "csv")
     latest = {row["id"]: row["latest"] for row in csv.DictReader(io.StringIO(done.stdout))}
-    assert latest == {"r0001": "False", "r0001b": "True", "r0002": "True", "r0003": "True"}
-    assert sql_rows(both, "SELECT id FROM latest ORDER BY id") == [
-        {"id": "r0001b"},
-        {"id": "r0002"},
-        {"id": "r0003"},
-    ]
-    assert sql_rows(both, "SELECT count(*) AS n FROM articles") == [{"n": 4}]
+    assert latest == {"r0001": "False"} | dict.fromkeys(
+        ["r0001b", "r0003", "r0027", "r0028"], "True"
+    )
+    rows = sql_rows(both, "SELECT id FROM latest ORDER BY id")
+    assert [row["id"] for row in rows] == ["r0001b", "r0003", "r0027", "r0028"]
+    assert sql_rows(both, "SELECT count(*) AS n FROM articles") == [{"n": 5}]
 
 
 def sql_rows(args: list[str | Path], query: str) -> list[dict[str, object]]:
@@ -179,9 +187,9 @@ def test_export_writes_every_shard_into_one_file(versions: list[Path], tmp_path:
         out = tmp_path / f"all.{fmt}"
         done = newsarchive("export", *both, "--format", fmt, out, "--all-versions")
         assert done.returncode == 0, done.stderr
-        assert "exported 4 records" in done.stdout
+        assert "exported 5 records" in done.stdout
     order = ids(*both, "--all-versions")
-    assert order == ["r0003", "r0002", "r0001", "r0001b"]
+    assert order == ["r0027", "r0001", "r0028", "r0001b", "r0003"]
     exported = duckdb.sql(f"SELECT id FROM read_parquet('{tmp_path / 'all.parquet'}')").fetchall()
     assert [row[0] for row in exported] == order
     lines = (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()
@@ -262,3 +270,62 @@ def test_verify_resolves_revisits_and_pointers_across_shards(
     assert without.returncode == 1
     problems = without.stdout.splitlines()
     assert len(problems) == 2 and all(p.startswith(f"{third}/") for p in problems), problems
+    shown = newsarchive(
+        "show", "copy-in-shard-c", "--archive-dir", third, "--archive-dir", shards.dirs[0], "--json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    pointer = records_of(third)[0]["warc"]["filename"]
+    assert json.loads(shown.stdout)["warc_path"] == str(shards.dirs[0] / "warc" / pointer)
+
+
+def test_wacz_packages_every_shard(shards: Shards, tmp_path: Path) -> None:
+    out = tmp_path / "collection.wacz"
+    done = newsarchive("wacz", out, *shards.args())
+    assert done.returncode == 0, done.stderr
+    warcs = {path.name for shard in shards.dirs for path in (shard / "warc").glob("*.warc.gz")}
+    with zipfile.ZipFile(out) as package:
+        names = set(package.namelist())
+        assert {name.removeprefix("archive/") for name in names if name.startswith("archive/")} == (
+            warcs
+        )
+        pages = package.read("pages/pages.jsonl").decode().splitlines()[1:]
+        assert len(pages) == sum(len(records_of(shard)) for shard in shards.dirs)
+        index = package.read("indexes/index.cdx").decode().splitlines()
+        assert index == sorted(index)
+        assert {json.loads(line.split(" ", 2)[2])["filename"] for line in index} == warcs
+        for name in sorted(warcs):
+            with package.open(f"archive/{name}") as stream:
+                types = {record.rec_type for record in ArchiveIterator(stream)}
+            assert "response" in types
+    assert {json.loads(page)["url"] for page in pages} >= {
+        r["final_url"] for shard in shards.dirs for r in records_of(shard)
+    }
+
+
+def test_serve_reads_every_shard(shards: Shards, tmp_path: Path) -> None:
+    third = cross_shard(shards, tmp_path)
+    extra = ("--archive-dir", str(shards.dirs[1]), "--archive-dir", str(third))
+    with _serving(shards.dirs[0], *extra) as base:
+        for shard in shards.dirs:
+            chosen = next(r for r in records_of(shard) if r["duplicate_of"] is None)
+            query = urllib.parse.urlencode({"q": f'"{chosen["title"]}"'})
+            status, _, body = _get(f"{base}/api/search?{query}")
+            assert status == 200
+            assert chosen["id"] in {hit["id"] for hit in json.loads(body)["results"]}
+            status, _, body = _get(f"{base}/api/articles/{chosen['id']}")
+            assert status == 200 and json.loads(body)["record"]["id"] == chosen["id"]
+        status, _, body = _get(f"{base}/api/sources")
+        assert {row["source"] for row in json.loads(body)["sources"]} == {
+            "daily",
+            "herald",
+            "wire",
+            "gazette",
+            "copies",
+        }
+        # The copy in the third shard points at a response in shard-a's WARC file.
+        status, _, copy = _get(f"{base}/captured/copy-in-shard-c")
+        source = next(
+            r for r in records_of(shards.dirs[0]) if r["warc"] == records_of(third)[0]["warc"]
+        )
+        assert status == 200
+        assert copy == _get(f"{base}/captured/{source['id']}")[2] != b""

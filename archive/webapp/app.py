@@ -37,12 +37,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from archive.capture import Capture, read_capture
-from archive.dashboard import archive_overview, daily_counts
+from archive.collection import Collection, as_collection
+from archive.dashboard import collection_daily_counts, collection_overview
 from archive.errors import NewsarchiveError, NotFoundError, UsageError
 from archive.export import EXPORT_FORMATS, export_records
 from archive.history import version_changes
 from archive.layout import ArchiveLayout
-from archive.query import Filters, Hit, find, read_lines, reading_catalog, time_bound
+from archive.query import Filters, Hit, time_bound
 from archive.show import find_article, show_article
 from archive.snippets import snippet
 
@@ -75,14 +76,18 @@ _templates.filters["pageurl"] = _page_url
 
 
 def create_app(
-    layout: ArchiveLayout, *, token: str | None = None, sources_info: SourcesInfo | None = None
+    archive: ArchiveLayout | Collection,
+    *,
+    token: str | None = None,
+    sources_info: SourcesInfo | None = None,
 ) -> Starlette:
-    """The app over `layout`. With `token`, every request must carry it (see `_TokenGate`).
+    """The app over the archive, or over every shard of a collection as one. With `token`,
+    every request must carry it (see `_TokenGate`).
 
     `sources_info` gives the configured sources' schedules and runs (the CLI builds it from the
     config); without it the dashboard shows what the archive itself knows.
     """
-    views = _Views(layout, sources_info)
+    views = _Views(as_collection(archive), sources_info)
     routes = [
         Route("/", views.search),
         Route("/api/search", views.api_search),
@@ -111,18 +116,21 @@ def create_app(
 class _Views:
     """The handlers; each reads the archive and renders a page or its JSON twin."""
 
-    def __init__(self, layout: ArchiveLayout, sources_info: SourcesInfo | None) -> None:
-        self.layout = layout
+    def __init__(self, collection: Collection, sources_info: SourcesInfo | None) -> None:
+        self.collection = collection
         self.sources_info = sources_info
 
     def _results(self, request: Request) -> dict[str, Any]:
         params = request.query_params
         page = _page_number(params.get("page", "1"))
         filters = _filters(params, limit=page * PAGE_SIZE + 1)
-        with reading_catalog(self.layout) as db:
-            hits = list(islice(find(db, filters), (page - 1) * PAGE_SIZE, None))
+        found = self.collection.find(filters)
+        try:
+            hits = list(islice(found, (page - 1) * PAGE_SIZE, None))
+        finally:
+            found.close()
         shown = hits[:PAGE_SIZE]
-        records = [json.loads(line) for line in read_lines(self.layout.records_dir, shown)]
+        records = [json.loads(line) for line in self.collection.lines(shown)]
         return {
             "query": {key: params.get(key, "") for key in _FILTER_KEYS},
             "export": urlencode({k: params[k] for k in _FILTER_KEYS[:-1] if params.get(k)}),
@@ -164,7 +172,7 @@ class _Views:
         folder = tempfile.mkdtemp(prefix="newsarchive-export-")
         try:
             out = Path(folder) / name
-            export_records(self.layout, filters, fmt, out)
+            export_records(self.collection, filters, fmt, out)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -176,11 +184,14 @@ class _Views:
         )
 
     def _lines(self, filters: Filters) -> Iterator[bytes]:
-        with reading_catalog(self.layout) as db:
-            yield from read_lines(self.layout.records_dir, find(db, filters))
+        found = self.collection.find(filters)
+        try:
+            yield from self.collection.lines(found)
+        finally:
+            found.close()
 
     def _article(self, record_id: str) -> dict[str, Any]:
-        view = show_article(self.layout, record_id)
+        view = show_article(self.collection, record_id)
         return {
             **view.as_dict(),
             "paragraphs": (view.record.get("text") or "").split("\n\n"),
@@ -198,9 +209,9 @@ class _Views:
         """Word-level changes between two versions of one article (default: this one and the
         one before it), title and metadata included."""
         record_id = request.path_params["id"]
-        with reading_catalog(self.layout) as db:
-            article = find_article(db, record_id)
-        records = {r["id"]: r for r in article.records(self.layout.records_dir)}
+        with self.collection.catalogs() as dbs:
+            article = find_article(dbs, record_id)
+        records = {r["id"]: r for r in article.records(self.collection)}
         if record_id not in records:
             raise NotFoundError(f"no archived record {record_id!r}")
         ids = list(records)
@@ -217,11 +228,11 @@ class _Views:
     def _record(self, record_id: str) -> tuple[Hit, bytes]:
         """Record `record_id` as the index knows it, and its JSON line: what the record and
         capture routes need, without the versions and duplicates of an article page."""
-        with reading_catalog(self.layout) as db:
-            article = find_article(db, record_id)
+        with self.collection.catalogs() as dbs:
+            article = find_article(dbs, record_id)
         if article.asked.id != record_id:  # found by URL: these routes take record ids only
             raise NotFoundError(f"no archived record {record_id!r}")
-        return article.asked, next(read_lines(self.layout.records_dir, [article.asked]))
+        return article.asked, next(self.collection.lines([article.asked]))
 
     def record_json(self, request: Request) -> Response:
         record_id = request.path_params["id"]
@@ -233,8 +244,10 @@ class _Views:
         )
 
     def _capture(self, record_id: str) -> tuple[dict[str, Any], Capture]:
-        record = json.loads(self._record(record_id)[1])
-        return {"record": record}, read_capture(self.layout, record.get("warc") or {})
+        hit, line = self._record(record_id)
+        record = json.loads(line)
+        pointer = record.get("warc") or {}
+        return {"record": record}, read_capture(self.collection, pointer, hit.shard)
 
     def capture_page(self, request: Request) -> Response:
         found, capture = self._capture(request.path_params["id"])
@@ -255,9 +268,9 @@ class _Views:
         )
 
     def _sources(self) -> dict[str, Any]:
-        with reading_catalog(self.layout) as db:
-            overview = archive_overview(self.layout, db)
-            days = daily_counts(db)
+        with self.collection.catalogs() as dbs:
+            overview = collection_overview(self.collection, dbs)
+            days = collection_daily_counts(dbs)
         configured = {c["source"]: c for c in (self.sources_info() if self.sources_info else [])}
         archived = {s["source"]: s for s in overview["sources"]}
         rows = [

@@ -39,7 +39,7 @@ def collection_options(parser: argparse.ArgumentParser) -> None:
 def article_options(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
     """What `show` and `history` take: which article, which archive, and --json."""
     parser.add_argument("key", metavar=metavar, help=help)
-    archive_options(parser)
+    collection_options(parser)
     parser.add_argument("--json", action="store_true", help="print it as one JSON object")
 
 

@@ -18,7 +18,7 @@ import json
 
 from archive.history import format_history, history_of
 from archive.table import for_terminal, terminal_safe
-from crawler.commands.arguments import archive_layout, article_options
+from crawler.commands.arguments import archive_collection, article_options
 
 NAME = "history"
 HELP = "every version of an article, with a word diff between consecutive ones"
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    canonical, versions = history_of(archive_layout(args), args.key)
+    canonical, versions = history_of(archive_collection(args), args.key)
     if args.json:
         document = {"canonical_url": canonical, "versions": [v.as_dict() for v in versions]}
         print(json.dumps(document, ensure_ascii=False), file=for_terminal())

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from archive.errors import UsageError
-from crawler.commands.arguments import archive_layout, archive_options
+from crawler.commands.arguments import archive_collection, collection_options
 from crawler.config import load_config
 
 NAME = "serve"
@@ -28,7 +28,7 @@ HELP = "read-only web app: search, articles, captured pages, sources"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    archive_options(parser)
+    collection_options(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     parser.add_argument("--token", help="a secret every request must carry")
@@ -45,17 +45,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"serve: binding {args.host} needs --token or --token-file")
     if not 0 < args.port < 65536:
         raise UsageError(f"serve: --port must be from 1 to 65535, not {args.port}")
-    layout = archive_layout(args)
-    if not layout.catalog_path.is_file():
-        raise UsageError(f"serve: no archive at {layout.root} (no catalog.sqlite)")
+    collection = archive_collection(args)
+    for layout in collection.shards:
+        if not layout.catalog_path.is_file():
+            raise UsageError(f"serve: no archive at {layout.root} (no catalog.sqlite)")
     sources_info = None
-    if args.config is not None:
+    if args.config is not None and collection.single:  # a shard's runs are its worker's
         from crawler.status import source_status
 
-        config = load_config(args.config, archive_dir=args.archive_dir)
+        config = load_config(args.config, archive_dir=collection.shards[0].root)
         sources_info = lambda: [s.as_dict() for s in source_status(config).sources]  # noqa: E731
-    app = create_app(layout, token=token, sources_info=sources_info)
-    print(f"serving {layout.root} on http://{args.host}:{args.port}/", file=sys.stderr)
+    app = create_app(collection, token=token, sources_info=sources_info)
+    print(f"serving {collection} on http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -17,7 +17,7 @@ import json
 
 from archive.show import format_view, show_article
 from archive.table import for_terminal, terminal_safe
-from crawler.commands.arguments import archive_layout, article_options
+from crawler.commands.arguments import archive_collection, article_options
 
 NAME = "show"
 HELP = "one record: metadata, text, versions, duplicates, WARC location"
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    view = show_article(archive_layout(args), args.key)
+    view = show_article(archive_collection(args), args.key)
     if args.json:
         print(json.dumps(view.as_dict(), ensure_ascii=False), file=for_terminal())
     else:
