@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +85,30 @@ def last_result(redis: RedisServer, source: str) -> dict[str, object]:
 def slow_run_config(site: SampleSite, folder: Path) -> Path:
     """A config of the sample site's `daily`, whose slow page keeps its run busy for seconds."""
     return write_daemon_config(folder / "s.toml", site, folder / "unused", {"daily": "0 * * * *"})
+
+
+@dataclass(frozen=True)
+class SlowRun:
+    """A run of the sample site's slow `daily` under way on worker w1 (logging to `log`)."""
+
+    redis: RedisServer
+    w1: subprocess.Popen[bytes]
+    crawl: int
+    """The pid of w1's crawl."""
+    message: str
+    log: Path
+
+
+@contextmanager
+def slow_run_under_way(site: SampleSite, tmp_path: Path, shard: Path) -> Iterator[SlowRun]:
+    """Redis, a queued run of `daily`, and worker w1 crawling it into `shard`, a second into it."""
+    config, log = slow_run_config(site, tmp_path), tmp_path / "w1.log"
+    with redis_server(tmp_path / "redis") as redis:
+        message = queue_run(redis, config, "daily")
+        with worker(redis, shard, "w1", log) as w1:
+            crawl = crawl_of(shard)
+            time.sleep(1)  # mid-run: the sample site's slow page holds it for seconds
+            yield SlowRun(redis, w1, crawl, message, log)
 
 
 def runs_of(shard: Path) -> list[tuple[str, datetime, datetime | None]]:
@@ -263,31 +288,50 @@ def test_scheduler_queues_and_three_workers_crawl_into_their_shards(
 def test_a_worker_killed_mid_run_has_its_run_redelivered_after_the_visibility_timeout(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = slow_run_config(site, tmp_path)
     first, second = tmp_path / "shard-w1", tmp_path / "shard-w2"
-    with redis_server(tmp_path / "redis") as redis:
-        client = redis.client()
-        message = queue_run(redis, config, "daily")
-        with worker(redis, first, "w1", tmp_path / "w1.log") as w1:
-            wait_for(lambda: client.get(keys.lease("daily")) == "w1", 20, "w1 to take the run")
-            with worker(redis, second, "w2", tmp_path / "w2.log"):
-                crawl_of(first)
-                time.sleep(1)  # mid-run: the sample site's slow page holds it for seconds
-                w1.kill()
-                killed = time.monotonic()
-                wait_for(lambda: client.get(keys.lease("daily")) == "w2", 20, "the redelivery")
-                taken = time.monotonic() - killed
-                wait_for(lambda: bool(last_result(redis, "daily")), 30, "the run done")
-                assert client.xlen(keys.RUNS) == 0 and not client.hgetall(keys.QUEUED)
-                assert client.xpending(keys.RUNS, keys.GROUP)["pending"] == 0
+    with slow_run_under_way(site, tmp_path, first) as run:
+        redis, client, message = run.redis, run.redis.client(), run.message
+        with worker(redis, second, "w2", tmp_path / "w2.log"):
+            run.w1.kill()
+            killed = time.monotonic()
+            wait_for(lambda: client.get(keys.lease("daily")) == "w2", 20, "the redelivery")
+            taken = time.monotonic() - killed
+            wait_for(lambda: bool(last_result(redis, "daily")), 30, "the run done")
+            assert client.xlen(keys.RUNS) == 0 and not client.hgetall(keys.QUEUED)
+            assert client.xpending(keys.RUNS, keys.GROUP)["pending"] == 0
         last = last_result(redis, "daily")
     assert VISIBILITY - 1 <= taken <= 3 * VISIBILITY, f"taken over after {taken:.1f}s"
     assert last["worker"] == "w2" and last["exit_code"] == 0
-    assert "run of daily taken over" in (tmp_path / "w2.log").read_text()
-    assert message in (tmp_path / "w2.log").read_text()
+    assert f"run of daily ({message}) taken over" in (tmp_path / "w2.log").read_text()
     assert [source for source, _, done in runs_of(second) if done] == ["daily"]
     settled(first)  # the killed worker's crawl was told to stop (it does not crawl on alone)
     assert verifies(first, second)
+
+
+def test_a_source_being_crawled_is_not_crawled_by_a_second_worker_at_the_same_time(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    config = slow_run_config(site, tmp_path)
+    first, second = tmp_path / "shard-w1", tmp_path / "shard-w2"
+    with redis_server(tmp_path / "redis") as redis, ExitStack() as stack:
+        client = redis.client()
+        for name, shard in (("w1", first), ("w2", second)):
+            stack.enter_context(worker(redis, shard, name, tmp_path / f"{name}.log"))
+        wait_for(lambda: client.hlen(keys.WORKERS) == 2, 30, "both workers ready")
+        queue_run(redis, config, "daily")
+        wait_for(lambda: client.exists(keys.lease("daily")), 20, "a worker to take the run")
+        crawl_of(first if client.get(keys.lease("daily")) == "w1" else second)
+        # a second run of the source while the first goes on, as a second scheduler with a
+        # stale view could queue it: its lease keeps it waiting until the first run ends
+        fields = {"sources": "daily", "config": config.read_text(), "due": "", "enqueued_by": ""}
+        client.xadd(keys.RUNS, fields)
+        wait_for(lambda: client.xlen(keys.RUNS) == 0, 60, "both runs done")
+    waited = [
+        (tmp_path / f"{name}.log").read_text().count("being crawled by") for name in ("w1", "w2")
+    ]
+    assert sum(waited) >= 1, "the second run found its source leased"
+    one, other = sorted(runs_of(first) + runs_of(second), key=lambda run: run[1])
+    assert one[2] is not None and other[1] >= one[2], "the second run began after the first ended"
 
 
 def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
@@ -333,18 +377,13 @@ def test_redis_killed_and_restarted_loses_no_run_and_the_worker_carries_on(
 def test_sigterm_stops_the_crawl_and_leaves_its_run_which_the_restarted_worker_takes_first(
     site: SampleSite, tmp_path: Path
 ) -> None:
-    config = slow_run_config(site, tmp_path)
-    shard, log = tmp_path / "shard", tmp_path / "w1.log"
-    with redis_server(tmp_path / "redis") as redis:
-        client = redis.client()
-        queue_run(redis, config, "daily")
-        with worker(redis, shard, "w1", log) as w1:
-            crawl = crawl_of(shard)
-            time.sleep(1)  # mid-run: the sample site's slow page holds it for seconds
-            for pid in (w1.pid, crawl):  # what `ps` shows every user
-                assert PASSWORD not in Path(f"/proc/{pid}/cmdline").read_text()
-            w1.send_signal(signal.SIGTERM)
-            assert w1.wait(timeout=30) == 0
+    shard = tmp_path / "shard"
+    with slow_run_under_way(site, tmp_path, shard) as run:
+        redis, client, log = run.redis, run.redis.client(), run.log
+        for pid in (run.w1.pid, run.crawl):  # what `ps` shows every user
+            assert PASSWORD not in Path(f"/proc/{pid}/cmdline").read_text()
+        run.w1.send_signal(signal.SIGTERM)
+        assert run.w1.wait(timeout=30) == 0
         assert not last_result(redis, "daily"), "a stopped run is not acknowledged"
         assert client.xpending(keys.RUNS, keys.GROUP)["consumers"] == [{"name": "w1", "pending": 1}]
         assert client.get(keys.lease("daily")) is None, "its source is free for another worker"

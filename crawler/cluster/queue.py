@@ -158,7 +158,11 @@ class RunQueue:
         for message_id, fields in claimed:
             message = self._checked(message_id, fields)
             if message is not None:
-                logger.info("run of %s taken over after its worker went silent", message.names)
+                logger.info(
+                    "run of %s (%s) taken over: not renewed within the visibility timeout",
+                    message.names,
+                    message.id,
+                )
                 return message
         return None
 
