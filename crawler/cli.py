@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster_option(
         crawl,
         "as a cluster worker does: share dedup lookups through this Redis (exit 69 if it cannot "
-        "be reached); the archive dir is this worker's shard",
+        "be reached or is lost mid-run); the archive dir is this worker's shard",
     )
     crawl.add_argument(
         "--worker-name",

@@ -24,7 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spidermiddlewares.referer import RefererMiddleware
 from twisted.python.failure import Failure
 
-from archive.catalog import Retry, RetryPolicy, Validators
+from archive.catalog import ArchivedArticle, DedupState, Retry, RetryPolicy, Validators
 from archive.errors import ClusterUnavailableError
 from archive.urls import canonical_url, domain_allowed, host_of
 from crawler import summary
@@ -293,17 +293,21 @@ class NewsSpider(scrapy.Spider):
             self._count(summary.ARTICLES_DEFERRED, source.name)
             return None
         cluster = self.session.cluster
-        if cluster is not None and not cluster.claim(url):
-            # Another worker is archiving it now: it is the claimer's. Should that one die, the
-            # claim expires and a later run takes it: the listing is then polled in full.
-            self._count(summary.ARTICLES_DEFERRED, source.name)
-            self.session.catalog.set_feed_validators(
-                listing, Validators(None, None), datetime.now(UTC)
-            )
-            return None
-        dedup = self.session.dedup  # asked only once claimed: a claim is freed once published
-        known = dedup.canonical_for(url)
-        archived = dedup.article(known) if known else None
+        if cluster is not None:
+            here = self._archived(self.session.catalog, url)
+            if here is not None and self._past_recheck(here):  # no need to ask the collection
+                self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
+                return None
+            if not cluster.claim(url):
+                # Another worker is archiving it now: it is the claimer's. Should that one die,
+                # the claim expires and a later run takes it: the listing is then polled in full.
+                self._count(summary.ARTICLES_DEFERRED, source.name)
+                self.session.catalog.set_feed_validators(
+                    listing, Validators(None, None), datetime.now(UTC)
+                )
+                return None
+        # As a cluster member, asked only once claimed: a claim is freed once published.
+        archived = self._archived(self.session.dedup, url)
         meta: dict[str, Any] = {
             "source": source.name,
             "kind": "article",
@@ -316,7 +320,7 @@ class NewsSpider(scrapy.Spider):
         if referrer:
             headers["Referer"] = referrer
         if archived is not None:
-            if self.started - archived.first_fetched > self.session.config.crawl.recheck_window:
+            if self._past_recheck(archived):
                 self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
                 if cluster is not None:
                     cluster.finish(url)
@@ -331,6 +335,16 @@ class NewsSpider(scrapy.Spider):
             headers=headers,
             meta=meta,
         )
+
+    @staticmethod
+    def _archived(dedup: DedupState, url: str) -> ArchivedArticle | None:
+        """The latest archived version of the article listed at the canonical URL `url`."""
+        known = dedup.canonical_for(url)
+        return dedup.article(known) if known else None
+
+    def _past_recheck(self, archived: ArchivedArticle) -> bool:
+        """First fetched before the recheck window: not fetched again."""
+        return self.started - archived.first_fetched > self.session.config.crawl.recheck_window
 
     def parse_article(self, response: Response) -> Iterator[FetchedPage]:
         meta = response.meta
