@@ -7,7 +7,8 @@ seconds. Each worker runs armed to SIGKILL itself, its crawl and the crawl's ext
 write of one of five stages: mid-WARC-write, between WARC and JSON, mid-JSON-write, between JSON
 and catalog commit, and between the catalog commit and the publish to Redis. A killed worker is
 started again under its name with the next kill of the plan, 20 kills in all; halfway, Redis
-itself is SIGKILLed and restarted on its AOF. After the last kill the workers run unarmed until
+itself is SIGKILLed, left down for 2 s (longer than its clients retry, so running crawls lose it)
+and restarted on its AOF. After the last kill the workers run unarmed until
 the collection holds every article, then stop. Then every article of an uninterrupted
 single-process reference crawl must be there exactly once across the three shards, every shard
 must verify (`verify` over the collection: each shard, with cross-shard revisits and duplicates
