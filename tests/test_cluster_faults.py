@@ -46,6 +46,7 @@ from support import (
 )
 
 from archive.layout import ArchiveLayout
+from crawler.cluster import keys
 from crawler.cluster.index import watermark_key
 from crawler.sample_server import SampleSite
 from crawler.schedule import SECONDS_TRIGGER_ENV
@@ -166,6 +167,15 @@ class Fleet:
             self.start_scheduler()
         return struck
 
+    def serving(self) -> bool:
+        """Every worker is past its start (its heartbeat is in Redis): a Redis lost now is lost
+        mid-run. (Unreachable at a worker's start is exit 69, another case.)"""
+        beats = self.redis.client().hgetall(keys.WORKERS)
+        return all(
+            json.loads(beats.get(worker, "{}")).get("pid") == process.pid
+            for worker, process in self.processes.items()
+        )
+
     def crash_redis(self) -> None:
         """SIGKILL Redis mid-run and start it again on its AOF after an outage the workers'
         clients cannot retry through: their crawls lose it mid-run."""
@@ -268,7 +278,7 @@ def crawl_through_faults(
     while len(struck) < KILLS or expected is None or not expected <= archived_ids(shards).keys():
         assert time.monotonic() < deadline, (struck, fleet.exits)
         struck += fleet.tend()
-        if len(struck) >= REDIS_CRASH_AFTER and not fleet.redis_crashed:
+        if len(struck) >= REDIS_CRASH_AFTER and not fleet.redis_crashed and fleet.serving():
             fleet.crash_redis()
         if expected is None and not reference_crawl.running():
             assert reference_crawl.finish(timeout=10).returncode == 0
