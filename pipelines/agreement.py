@@ -54,6 +54,7 @@ _PROSE_END = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u201d\u2019\u300d\u300f)]?
 
 # Elements whose text is code, not prose.
 _NOT_PROSE = ("script", "style")
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 _NEVER_ARTICLE = ("script", "style", "noscript", "svg", "nav", "footer", "aside", "form", "iframe")
 
 Shingle = tuple[str, ...]
@@ -367,4 +368,77 @@ def fill_gaps(text: str, other: str, missing: list[str]) -> str:
     for op, i1, _, j1, j2 in matcher.get_opcodes():
         if op == "insert" and 0 < i1 < len(lines):
             inserts[i1] = [line for line in others[j1:j2] if f" {normal(line)} " in gaps]
+    return "\n".join(line for i, kept in enumerate(lines) for line in (*inserts.get(i, ()), kept))
+
+
+def region_blocks(region: HtmlElement | None) -> list[tuple[bool, str]]:
+    """The paragraphs and headings (h2 to h6) of a readability region in page order, each as
+    (True for a heading, its text single-spaced with the link markers); [] for None or a region
+    without headings. Read before the region is converted for the fallback, which renames its
+    headings."""
+    elems = [] if region is None else list(region.iter("p", *_HEADINGS))
+    if all(elem.tag == "p" for elem in elems):
+        return []
+    return [(elem.tag != "p", " ".join(elem.text_content().split())) for elem in elems]
+
+
+def put_back_headings(
+    text: str, blocks: list[tuple[bool, str]], headlines: tuple[str, ...], authors: tuple[str, ...]
+) -> str:
+    """`text` (one paragraph a line) with the headings of readability's region (`region_blocks`)
+    that it lacks between two paragraphs that it keeps put back, each before the paragraph that
+    follows it in the region.
+
+    trafilatura drops a subheading now and then (on a page it reads with its recovery pass, at the
+    start of a block it reads alone); readability's region vouches for the heading being the
+    article's, and the paragraphs around it for its place. A heading whose next paragraph the
+    text lacks headed a box that it drops (a newsletter sign-up); one that repeats a headline,
+    names an author (a byline), is mostly link or is boilerplate by its form stays out too.
+    """
+    lines = text.split("\n")
+    present = set(lines)
+    heads = {normal(headline) for headline in headlines}
+    names = [name.lower() for name in authors]
+    lost = {
+        i
+        for i, (heading, marked) in enumerate(blocks)
+        if heading
+        and (plain := strip_markers(marked)) not in present
+        and normal(plain) not in heads
+        and not any(name in plain.lower() for name in names)
+        and not is_link_text(marked)
+        and clean_lines(plain)
+    }
+    if not lost:
+        return text
+    last = max(lost)
+    reading = _Reading(_plain(text))
+    starts = [normal(line) for line in lines]
+    inserts: dict[int, list[str]] = {}
+    pending: list[str] = []
+    seen_kept = False
+    at = 0  # the line from which the next kept paragraph is looked for
+    for i, (heading, marked) in enumerate(blocks):
+        if i > last and not pending:
+            break
+        plain = strip_markers(marked)
+        if heading:
+            if seen_kept and i in lost and normal(plain) not in starts:
+                pending.append(plain)
+            continue
+        tokens = _words(plain)
+        if not (reading.find(_plain(plain)) >= 0 or reading.holds(tokens)):
+            # the heading's own paragraph is gone: it headed a box the text rightly drops
+            pending = [] if tokens else pending
+            continue
+        if len(tokens) < GAP_WORDS:
+            continue
+        seen_kept = True
+        if pending:
+            first = " ".join(tokens[:GAP_WORDS])
+            line = next((n for n in range(at, len(lines)) if starts[n].startswith(first)), None)
+            if line is not None:
+                inserts.setdefault(line, []).extend(pending)
+                at = line
+        pending = []
     return "\n".join(line for i, kept in enumerate(lines) for line in (*inserts.get(i, ()), kept))

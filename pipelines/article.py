@@ -28,7 +28,9 @@ from pipelines.agreement import (
     missing_paragraphs,
     prose_chars,
     prose_lines,
+    put_back_headings,
     readability_region,
+    region_blocks,
     region_text,
 )
 from pipelines.boilerplate import (
@@ -48,6 +50,7 @@ from pipelines.paragraphs import (
     join_code_lines,
     split_blocks,
     split_line,
+    unwrap_source_lines,
 )
 
 __all__ = ["Article", "decode_html", "extract_article"]
@@ -109,6 +112,7 @@ def _all_paragraphs(tree: HtmlElement, meta: PageMetadata, boundaries: frozenset
 
 def _filtered(body: _Element, meta: PageMetadata) -> str:
     clean_body(body, meta.headlines)
+    unwrap_source_lines(body)
     text = clean_lines(xmltotxt(body, include_formatting=False))
     return join_code_lines(text, code_blocks(body))
 
@@ -127,7 +131,8 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     the one with most prose; an empty text to any. The text is then bounded by the region where
     the two agree on the article: what lies before or after their shared stretch is cut. Where
     the page has paragraphs the text lacks between two that it has, trafilatura's balanced mode
-    reads the page too, and its lines that are those paragraphs are put back where they belong.
+    reads the page too, and its lines that are those paragraphs are put back where they belong;
+    so are the region's headings that the text lacks between two paragraphs that it keeps.
     Last, lines that run two of the page's blocks together are split (`pipelines.paragraphs`).
     """
     running = prune_page(tree)
@@ -141,6 +146,7 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     recall = _main_content(tree, url, meta, precision=False) if missing else ""
     region = readability_region(tree)
     other = region_text(region)
+    blocks = region_blocks(region)
     # The page's description vouches for the lead it repeats, which readability may leave out.
     lead = f"{meta.description}\n" if meta.description else ""
     article = _is_article(text)
@@ -165,6 +171,7 @@ def _body_text(tree: HtmlElement, url: str, meta: PageMetadata) -> str | None:
     text = bound_by(text, lead + other)
     if recall:
         text = fill_gaps(text, recall, missing)
+    text = put_back_headings(text, blocks, meta.headlines, meta.authors)
     return as_paragraphs(split_blocks(text, boundaries)) or None
 
 

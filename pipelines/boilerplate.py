@@ -121,6 +121,10 @@ _PROMOTION_TEST = " or ".join(
     for word in ("cta", "promo", "subscri", "paywall", "trending", "notification", "read-time")
 )
 _MAYBE_PROMOTION = XPath(f"//div[@class[{_PROMOTION_TEST}]] | //p[@class[{_PROMOTION_TEST}]]")
+# Elements that, empty before text, are removed with the text kept: those trafilatura's precision
+# mode deletes with the text after them, and links (a permalink icon before a heading's words,
+# which its link-density test, counting no link text, takes for a link farm).
+_EMPTY_BEFORE_TEXT = (*CUT_EMPTY_ELEMS, "a")
 # A table cell of data is shorter than this many words; a longer one is a layout's text cell.
 _DATA_WORDS = 40
 # A ruby's reading (<rt>) and the brackets around it for browsers without ruby (<rp>): shown
@@ -142,8 +146,13 @@ def _is_hidden(elem: _Element) -> bool:
 
 
 def _is_empty_before_text(elem: _Element) -> bool:
-    """An element without content that text follows, such as a spacer before a heading's words."""
-    return elem.text is None and not len(elem) and bool(elem.tail and elem.tail.strip())
+    """An element without content (white space at most) that text follows, such as a spacer
+    before a heading's words."""
+    return (
+        not len(elem)
+        and not (elem.text and elem.text.strip())
+        and bool(elem.tail and elem.tail.strip())
+    )
 
 
 def words(text: str) -> list[str]:
@@ -176,7 +185,8 @@ def prune_page(tree: HtmlElement) -> int:
 
     Removed: elements of the body a browser would not display, empty elements followed by text
     (trafilatura's precision mode deletes those with the text that follows them, often the start
-    of a heading or paragraph; removed here, the text stays), then parts whose class names them
+    of a heading or paragraph, or the whole heading after an empty permalink; removed here, the
+    text stays), then parts whose class names them
     a promotion of the outlet's (calls to action, subscription and paywall boxes, trending rails,
     notification bars, reading-time notes), which sit inside the article container where
     trafilatura keeps them. A promotion holding a large share of the page's running text is kept:
@@ -186,7 +196,7 @@ def prune_page(tree: HtmlElement) -> int:
     for elem in _MAYBE_HIDDEN(tree):
         if _is_hidden(elem):
             _remove(elem)
-    for elem in [e for e in tree.iter(*CUT_EMPTY_ELEMS) if _is_empty_before_text(e)]:
+    for elem in [e for e in tree.iter(*_EMPTY_BEFORE_TEXT) if _is_empty_before_text(e)]:
         _remove(elem)
     for elem in list(tree.iter(_RUBY_ANNOTATIONS)):
         _remove(elem)

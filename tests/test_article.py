@@ -295,3 +295,72 @@ def test_a_longer_gallery_beside_the_article_does_not_replace_it() -> None:
     )
     text = extract_article(page, "https://news.example.com/harbour").text or ""
     assert text.split("\n\n") == _prose("harbour", 4)
+
+
+def test_a_heading_after_an_empty_permalink_stays() -> None:
+    """A permalink icon (an empty link) before a heading's words: trafilatura's precision mode
+    read the heading as a link farm, its link holding no text, and dropped it."""
+    anchor = '<a href="#plan" class="anchor"><svg aria-hidden="true"><path d="M4 9h1"/></svg></a>'
+    paragraphs = [f"<p>{p}</p>" for p in _prose("harbour", 4)]
+    page = (
+        "<html><head><title>Harbour plan</title></head><body><div class='post'>"
+        + "".join(paragraphs[:2])
+        + f'<h2 id="plan">{anchor}What the board decided</h2>'
+        + "".join(paragraphs[2:])
+        + "</div></body></html>"
+    )
+    text = extract_article(page, "https://news.example.com/harbour").text or ""
+    assert text.split("\n\n") == [
+        *_prose("harbour", 2),
+        "What the board decided",
+        *_prose("harbour", 4)[2:],
+    ]
+
+
+def test_source_line_breaks_beside_inline_code_are_spaces() -> None:
+    """trafilatura keeps the source's line breaks in a paragraph that holds inline code: each
+    line of the source came out as a paragraph."""
+    page = (
+        "<html><head><title>Adding</title></head><body><article><h1>Adding</h1>"
+        + "".join(f"<p>{p}</p>" for p in _prose("code", 2))
+        + "<p>As an example, let's reuse the <code>Cow</code> example we used\n"
+        + '      <a href="/code/cow">in a previous episode</a>:</p>'
+        + "<ul><li>Notice the <code>data-cover</code> attribute we added to the tag\n"
+        + "         loading the library;</li><li>The test runs in the browser.</li></ul>"
+        + "".join(f"<p>{p}</p>" for p in _prose("tests", 2))
+        + "</article></body></html>"
+    )
+    text = extract_article(page, "https://blog.example.com/adding").text or ""
+    assert (
+        "\n\nAs an example, let's reuse the Cow example we used in a previous episode:\n\n" in text
+    )
+    assert (
+        "\n\n- Notice the data-cover attribute we added to the tag loading the library;\n\n" in text
+    )
+
+
+def test_preformatted_text_keeps_its_lines_and_its_paragraphs() -> None:
+    """A plain-text document in a <pre> (trafilatura makes it a quote, not code): its lines stay
+    together, and a blank line between them ends a paragraph, as the page shows it."""
+    pre = (
+        "Abstract\n\n"
+        "   This draft describes a protocol by which client-side applications,\n"
+        "   running inside a web browser, can talk to a storage server.\n\n\n"
+        "Status of this Memo\n\n"
+        "   This Internet-Draft is submitted in full conformance with the\n"
+        "   provisions of BCP 78 and BCP 79.\n"
+    )
+    page = (
+        "<html><head><title>Draft</title></head><body><div>"
+        + "".join(f"<p>{p}</p>" for p in _prose("draft", 2))
+        + f"<pre>{pre}</pre></div></body></html>"
+    )
+    text = extract_article(page, "https://docs.example.org/draft").text or ""
+    assert text.split("\n\n")[2:] == [
+        "Abstract",
+        "This draft describes a protocol by which client-side applications,\n"
+        "running inside a web browser, can talk to a storage server.",
+        "Status of this Memo",
+        "This Internet-Draft is submitted in full conformance with the\n"
+        "provisions of BCP 78 and BCP 79.",
+    ]
