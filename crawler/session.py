@@ -7,12 +7,13 @@ their own, so each file on disk keeps a single owner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
 
-from archive.catalog import Catalog, DedupState
+from archive.catalog import Catalog, DedupState, Validators
 from archive.errors import ArchiveError, ClusterUnavailableError, NewsarchiveError
 from archive.layout import ArchiveLayout
 from archive.records import RecordStore
@@ -53,6 +54,13 @@ class ArchiveSession:
         """The archive itself failed: nothing more may be committed. (Losing the cluster stops
         the run too, but its current batch is still committed.)"""
         return isinstance(self.fatal, ArchiveError)
+
+    def defer_to_claimer(self, listing: str | None) -> None:
+        """An article another worker has claimed is that worker's to archive; should it die,
+        its claim expires, and this shard's `listing`, polled in full next time (its validators
+        forgotten), lists the article again."""
+        if listing is not None:
+            self.catalog.set_feed_validators(listing, Validators(None, None), datetime.now(UTC))
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)

@@ -18,7 +18,7 @@ from archive.catalog import ArchivedArticle, TextOwner
 from archive.errors import ClusterUnavailableError
 from archive.fulltext import utc_timestamp
 from crawler import summary
-from crawler.items import ArticleVersion, ExtractedPage
+from crawler.items import ArticleVersion, ExtractedPage, FetchedPage
 from crawler.session import SessionComponent
 from pipelines.identity import Identity
 
@@ -33,7 +33,7 @@ class DedupPipeline(SessionComponent):
             self.count(summary.ARTICLES_FAILED, page.source)
             logger.warning("%s: no article text found in %s", page.source, page.final_url)
             raise DropItem("no article text", log_level="DEBUG")
-        earlier, owner = self._archived(identity.canonical_url, digest)
+        earlier, owner = self._archived(page, identity.canonical_url, digest)
         catalog = self.session.catalog
         if earlier is not None and earlier.content_hash == digest:
             catalog.mark_checked(identity.canonical_url, page.fetched_at, page.validators)
@@ -60,13 +60,25 @@ class DedupPipeline(SessionComponent):
         )
 
     def _archived(
-        self, canonical: str, digest: str
+        self, page: FetchedPage, canonical: str, digest: str
     ) -> tuple[ArchivedArticle | None, TextOwner | None]:
-        """The article's latest archived version; if none, the record holding its text. When
-        they cannot be asked (the cluster's Redis is lost), the run stops and the page is
-        dropped: it is not taken for new."""
-        dedup = self.session.dedup
+        """The article's latest archived version; if none, the record holding its text.
+
+        As a cluster member, the page's canonical URL is claimed first if the spider claimed
+        another (the page was listed under another URL): two workers fetching one article under
+        two URLs at once give one record; the one that finds the claim taken drops the page
+        (deferred). When Redis cannot be asked, the run stops and the page is dropped: it is not
+        taken for new."""
+        dedup, cluster = self.session.dedup, self.session.cluster
         try:
+            if (
+                cluster is not None
+                and canonical not in cluster.held
+                and not cluster.claim(canonical)
+            ):
+                self.count(summary.ARTICLES_DEFERRED, page.source)
+                self.session.defer_to_claimer(page.feed_url)
+                raise DropItem("claimed by another worker", log_level="DEBUG")
             earlier = dedup.article(canonical)
             return earlier, None if earlier else dedup.text_owner(digest)
         except ClusterUnavailableError as exc:

@@ -116,11 +116,9 @@ def _response_ids(shard: Path) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_shards_one_after_another_share_articles_texts_and_payloads(
-    site: SampleSite, tmp_path: Path
-) -> None:
+def test_shards_one_after_another_share_articles_texts_and_payloads(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    with redis_server(tmp_path / "redis") as redis:
+    with SampleSite(slow_seconds=0.1) as site, redis_server(tmp_path / "redis") as redis:
         _crawl(_config(tmp_path, site, "a", ["wire"]), redis, "wa")
         second = _crawl(_config(tmp_path, site, "b", ["daily", "wire"]), redis, "wb")
         published = _index(redis.client())
@@ -247,3 +245,15 @@ def test_an_article_claimed_by_another_worker_waits_for_its_claim_to_expire(
         assert not list(client.scan_iter(match="newsarchive:claim:*"))  # all freed at the end
     assert second["articles_new"] == 1
     assert article in {url for url, _ in _articles(tmp_path / "a")}
+
+
+def test_a_changed_article_is_the_next_version_of_the_other_shards_record(tmp_path: Path) -> None:
+    with SampleSite(slow_seconds=0.1) as site, redis_server(tmp_path / "redis") as redis:
+        _crawl(_config(tmp_path, site, "a", ["daily"]), redis, "wa")
+        site.generation = 2
+        _crawl(_config(tmp_path, site, "b", ["daily"]), redis, "wb")
+        changed = site.url("daily", "/2024/08/14/reservoir-levels-heatwave.html")
+    first = next(r for r in records_of(tmp_path / "a") if r["canonical_url"] == changed)
+    second = [r for r in records_of(tmp_path / "b") if r["canonical_url"] == changed]
+    assert [(r["version"], r["previous"]) for r in second] == [(2, first["id"])]
+    assert set(_articles(tmp_path / "a", tmp_path / "b").values()) == {1}

@@ -299,12 +299,9 @@ class NewsSpider(scrapy.Spider):
                 self._count(summary.ARTICLES_ALREADY_ARCHIVED, source.name)
                 return None
             if not cluster.claim(url):
-                # Another worker is archiving it now: it is the claimer's. Should that one die,
-                # the claim expires and a later run takes it: the listing is then polled in full.
+                # Another worker is archiving it now.
                 self._count(summary.ARTICLES_DEFERRED, source.name)
-                self.session.catalog.set_feed_validators(
-                    listing, Validators(None, None), datetime.now(UTC)
-                )
+                self.session.defer_to_claimer(listing)
                 return None
         # As a cluster member, asked only once claimed: a claim is freed once published.
         archived = self._archived(self.session.dedup, url)
