@@ -252,14 +252,20 @@ class Corpus:
 
 
 class CorpusServer:
-    """Serves a corpus's pages on 127.0.0.1 (a free port) until closed; HTTP/1.1 keep-alive.
+    """Serves a corpus's pages on `host` (a loopback address, a free port) until closed; HTTP/1.1
+    keep-alive.
 
     Use as a context manager; `base_url` is known once it is entered. The corpus is rendered for
-    that address on entry.
+    that address on entry. `latency` (low, high seconds) delays every answer by a seeded amount
+    in that range, the same for the same path on every run: a remote site's response time.
     """
 
-    def __init__(self, corpus: Corpus) -> None:
+    def __init__(
+        self, corpus: Corpus, *, host: str = "127.0.0.1", latency: tuple[float, float] = (0, 0)
+    ) -> None:
         self.corpus = corpus
+        self.host = host
+        self.latency = latency
         self.base_url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -267,10 +273,10 @@ class CorpusServer:
 
     def __enter__(self) -> CorpusServer:
         self._thread.start()
-        start = asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        start = asyncio.start_server(self._handle, self.host, 0, backlog=1024)
         self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result()
         port = self._server.sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"http://{self.host}:{port}"
         self.corpus.render(self.base_url)
         return self
 
@@ -296,7 +302,10 @@ class CorpusServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 method, target, _ = head.split(b" ", 2)
-                found = self.corpus.pages.get(target.decode("latin-1").split("?")[0])
+                path = target.decode("latin-1").split("?")[0]
+                if self.latency[1]:
+                    await asyncio.sleep(random.Random(self.host + path).uniform(*self.latency))
+                found = self.corpus.pages.get(path)
                 body, kind = found or (b"not found", "text/plain")
                 status = b"200 OK" if found else b"404 Not Found"
                 writer.write(

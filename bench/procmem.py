@@ -9,6 +9,7 @@ time is not, so they show what each part costs even on a busy machine.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -36,6 +37,13 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of every descendant this process has reaped so far (a child
+    counts what it reaped of its own children): a run's whole cost, once all of it has exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def descendants(pid: int) -> list[int]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -48,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.corpus import Corpus, CorpusServer  # noqa: E402
-from bench.procmem import TreeSampler  # noqa: E402
+from bench.procmem import TreeSampler, children_cpu  # noqa: E402
 from bench.synthetic import fill_archive  # noqa: E402
 from pipelines.article import extract_article  # noqa: E402
 
@@ -103,20 +102,15 @@ def plain(page: Page) -> bool:
     return trafilatura.extract(body.decode(), url=url, include_comments=False) is not None
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def limit_run(pages: list[Page], function: Callable[[Page], bool]) -> Run:
     """`function` over every page in a pool of one worker per core; workers warmed up first."""
-    before = _children_cpu()
+    before = children_cpu()
     with ProcessPoolExecutor(CORES) as pool:
         list(pool.map(function, pages[:CORES]))
         started = time.monotonic()
         found = sum(pool.map(function, pages, chunksize=8))
         seconds = time.monotonic() - started
-    cpu = _children_cpu() - before
+    cpu = children_cpu() - before
     return Run(found, seconds, cpu_main=0.0, cpu_tree=cpu)
 
 
