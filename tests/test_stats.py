@@ -7,15 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from archives import crawl_archive
+from archives import copy_archive
 from support import newsarchive, records_of
-
-from crawler.sample_server import SampleSite
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    return crawl_archive(tmp_path_factory.mktemp("stats"), site)
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
+    return copy_archive(crawled_once, tmp_path_factory.mktemp("stats"))
 
 
 def test_stats_count_what_is_on_disk(archive: Path) -> None:
