@@ -60,6 +60,9 @@ def archive_stats(layout: ArchiveLayout, by: str = "fetched") -> ArchiveStats:
     column = DAY_COLUMNS[by]
     db = open_catalog(layout)
     try:
+        # One read transaction, so one snapshot: a crawl committing between two of these
+        # queries would make the totals and the per-day counts disagree.
+        db.execute("BEGIN")
         records, articles, duplicates, versions = db.execute(
             "SELECT count(*), count(DISTINCT canonical_url), coalesce(sum(duplicate), 0), "
             "coalesce(sum(version > 1), 0) FROM search_docs"
