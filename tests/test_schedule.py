@@ -222,8 +222,8 @@ def test_sigterm_lets_a_running_crawl_finish_its_writes(site: SampleSite, tmp_pa
     write_daemon_config(config, site, archive, {"daily": "0 * * * *"})
     daemon = start_daemon(config, log)
     try:
-        wait_for(lambda: crawl_running(archive), 20, "the first crawl")
-        time.sleep(2.5)  # well into the crawl: the slow page keeps it busy for seconds
+        wait_for(lambda: bool(records_of(archive)), 30, "the crawl's first record")
+        assert crawl_running(archive), "the slow page keeps the crawl busy for seconds"
         stopping = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=90) == 0
@@ -246,8 +246,8 @@ def test_restart_after_a_kill_catches_up_once_without_duplicates(
     write_daemon_config(config, site, archive, {"daily": "*/3 * * * *"})
     daemon = start_daemon(config, log)
     try:
-        wait_for(lambda: crawl_running(archive), 20, "the first crawl")
-        time.sleep(2.0)  # the crawl is writing (the slow page keeps it busy for seconds)
+        wait_for(lambda: bool(records_of(archive)), 30, "the crawl's first record")
+        assert crawl_running(archive), "the slow page keeps the crawl busy for seconds"
         crawler_pid = int(ArchiveLayout(archive).lock_path.read_text())
         daemon.kill()
         os.kill(crawler_pid, signal.SIGKILL)
