@@ -36,6 +36,8 @@ from archive.layout import ArchiveLayout
 from archive.warcwriter import recover_unclosed
 from crawler.sample_server import SampleSite
 
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
+
 KILLS = 20
 PARALLEL = 4  # kills run side by side, each on its own archive
 SEED = 20240813

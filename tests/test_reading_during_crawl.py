@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 import duckdb
+import pytest
 from archives import sql
 from support import (
     BackgroundCrawl,
@@ -20,6 +21,8 @@ from support import (
 )
 
 from crawler.sample_server import SampleSite
+
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
 
 BULK = 1000
 EVERY = ("--all-versions", "--include-duplicates", "--limit", "0")  # every record

@@ -41,6 +41,8 @@ from support import (
 
 from crawler.sample_server import SampleSite
 
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
+
 CHROMEDRIVER = shutil.which("chromedriver")
 HOSTILE_TITLE = "Council vote <script>window.pwned = 1</script> recount"
 SCRIPTED = (
