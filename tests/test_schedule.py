@@ -29,8 +29,6 @@ from crawler.config import load_config
 from crawler.sample_server import SampleSite
 from crawler.schedule import SECONDS_TRIGGER_ENV, overdue
 
-pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
-
 EVERY_5S = "*/5 * * * *"
 TWO_PER_RUN = "[schedule]\nmax_parallel_runs = 2\n"
 
