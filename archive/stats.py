@@ -100,6 +100,9 @@ def archive_stats(archive: ArchiveLayout | Collection, by: str = "fetched") -> A
 def _shard_stats(layout: ArchiveLayout, column: str) -> ArchiveStats:
     db = open_catalog(layout)
     try:
+        # One read transaction, so one snapshot: a crawl committing between two of these
+        # queries would make the totals and the per-day counts disagree.
+        db.execute("BEGIN")
         records, articles, duplicates, versions = db.execute(
             "SELECT count(*), count(DISTINCT canonical_url), coalesce(sum(duplicate), 0), "
             "coalesce(sum(version > 1), 0) FROM search_docs"

@@ -44,10 +44,16 @@ class Crawled:
     archive: Path
 
 
+def copy_archive(archive: Path, root: Path) -> Path:
+    """A private copy of `archive` as `root/archive`, for a test that may change it."""
+    copy = root / "archive"
+    shutil.copytree(archive, copy)
+    return copy
+
+
 def copy_of(crawled: Crawled, tmp_path: Path) -> tuple[Path, Path]:
     """A private copy of the crawled archive and a config that crawls the same site into it."""
-    archive = tmp_path / "archive"
-    shutil.copytree(crawled.archive, archive)
+    archive = copy_archive(crawled.archive, tmp_path)
     return archive, write_config(tmp_path / "sources.toml", crawled.site, archive, timeout=1.0)
 
 

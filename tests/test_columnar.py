@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from archives import crawl_archive, record, sql, store_records
+from archives import copy_archive, record, sql, store_records
 from support import newsarchive, write_config
 
 from archive.columnar import (
@@ -27,8 +27,8 @@ TYPES = "SELECT column_name, column_type FROM (DESCRIBE articles)"
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    return crawl_archive(tmp_path_factory.mktemp("columnar"), site)
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
+    return copy_archive(crawled_once, tmp_path_factory.mktemp("columnar"))
 
 
 def test_twins_give_the_same_rows_and_types_as_the_jsonl(archive: Path) -> None:

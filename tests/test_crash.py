@@ -31,6 +31,8 @@ from support import REPO, newsarchive, records_of, write_config
 
 from crawler.sample_server import SampleSite
 
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
+
 KILLS = 20
 PARALLEL = 4  # kills run side by side, each on its own archive
 SEED = 20240813

@@ -9,19 +9,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from archives import SEED_TITLE, bulk_records, crawl_archive, expected, record
+from archives import SEED_TITLE, bulk_records, copy_archive, expected, record
 from support import newsarchive, records_of
 
 import archive.export as export_module
 import archive.sql as sql_module
 from archive.columnar import ROW_GROUP_BYTES, compact_archive
 from archive.query import Filters
-from crawler.sample_server import SampleSite
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    return crawl_archive(tmp_path_factory.mktemp("export"), site)
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
+    return copy_archive(crawled_once, tmp_path_factory.mktemp("export"))
 
 
 def export(archive: Path, out: Path, fmt: str, *filters: str) -> None:

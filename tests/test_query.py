@@ -7,22 +7,19 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from archives import SEED_TITLE, crawl_archive, expected, record, store_records
+from archives import SEED_TITLE, copy_archive, expected, record, store_records
 from support import newsarchive, records_of
 
 from archive.catalog import Catalog
-from crawler.sample_server import SampleSite
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with SampleSite(slow_seconds=3.0) as site:
-        yield crawl_archive(tmp_path_factory.mktemp("query"), site, generations=(1, 2))
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_twice: Path) -> Path:
+    return copy_archive(crawled_twice, tmp_path_factory.mktemp("query"))
 
 
 def query(archive: Path, *args: str) -> list[dict[str, Any]]:

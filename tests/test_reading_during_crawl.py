@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 import duckdb
+import pytest
 from archives import sql
 from support import (
     BackgroundCrawl,
@@ -21,6 +22,8 @@ from support import (
 
 from crawler.sample_server import SampleSite
 
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
+
 BULK = 1000
 EVERY = ("--all-versions", "--include-duplicates", "--limit", "0")  # every record
 
@@ -28,7 +31,8 @@ EVERY = ("--all-versions", "--include-duplicates", "--limit", "0")  # every reco
 def test_query_sql_export_and_stats_while_a_crawl_writes(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     with SampleSite(slow_seconds=1.0, bulk_articles=BULK) as site:
-        config = write_config(tmp_path / "sources.toml", site, archive, timeout=1.0)
+        # The bulk feed is built at its first request: on a loaded machine, over a second.
+        config = write_config(tmp_path / "sources.toml", site, archive, timeout=5.0)
         outlets = [arg for outlet in SampleSite.OUTLETS for arg in ("--source", outlet)]
         first = newsarchive("crawl", "--config", config, *outlets)
         assert first.returncode == 0, first.stderr

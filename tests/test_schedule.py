@@ -134,7 +134,7 @@ def life(site: SampleSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     write_daemon_config(config, site, archive, two, TWO_PER_RUN)
     daemon = start_daemon(config, log)
     try:
-        wait_for(lambda: all(len(finished_runs(archive, s)) >= 4 for s in two), 40, "4 runs each")
+        wait_for(lambda: all(len(finished_runs(archive, s)) >= 4 for s in two), 60, "4 runs each")
         first_runs = {source: finished_runs(archive, source) for source in two}
         second = subprocess.run(
             [sys.executable, "-m", "crawler", "schedule", "--config", str(config)],
@@ -145,20 +145,20 @@ def life(site: SampleSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
         write_daemon_config(config, site, archive, {**two, "gazette": EVERY_5S}, TWO_PER_RUN)
         daemon.send_signal(signal.SIGHUP)
-        wait_for(lambda: bool(finished_runs(archive, "gazette")), 20, "the added source to run")
+        wait_for(lambda: bool(finished_runs(archive, "gazette")), 40, "the added source to run")
         config.write_text(
             config.read_text() + '\n[[source]]\nname = "broken"\nschedule = "*/61 * * * *"\n'
         )
         daemon.send_signal(signal.SIGHUP)
-        wait_for(lambda: "config reload refused" in log.read_text(), 10, "the refused reload")
+        wait_for(lambda: "config reload refused" in log.read_text(), 20, "the refused reload")
         before = len(finished_runs(archive, "herald"))
         wait_for(
             lambda: len(finished_runs(archive, "herald")) >= before + 2,
-            20,
+            40,
             "herald to keep running",
         )
         after = len(finished_runs(archive, "herald"))
-        wait_for(lambda: crawl_running(archive), 20, "a crawl in progress")
+        wait_for(lambda: crawl_running(archive), 40, "a crawl in progress")
         stopping = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=90)
@@ -222,8 +222,8 @@ def test_sigterm_lets_a_running_crawl_finish_its_writes(site: SampleSite, tmp_pa
     write_daemon_config(config, site, archive, {"daily": "0 * * * *"})
     daemon = start_daemon(config, log)
     try:
-        wait_for(lambda: crawl_running(archive), 20, "the first crawl")
-        time.sleep(2.5)  # well into the crawl: the slow page keeps it busy for seconds
+        wait_for(lambda: bool(records_of(archive)), 30, "the crawl's first record")
+        assert crawl_running(archive), "the slow page keeps the crawl busy for seconds"
         stopping = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=90) == 0
@@ -246,8 +246,8 @@ def test_restart_after_a_kill_catches_up_once_without_duplicates(
     write_daemon_config(config, site, archive, {"daily": "*/3 * * * *"})
     daemon = start_daemon(config, log)
     try:
-        wait_for(lambda: crawl_running(archive), 20, "the first crawl")
-        time.sleep(2.0)  # the crawl is writing (the slow page keeps it busy for seconds)
+        wait_for(lambda: bool(records_of(archive)), 30, "the crawl's first record")
+        assert crawl_running(archive), "the slow page keeps the crawl busy for seconds"
         crawler_pid = int(ArchiveLayout(archive).lock_path.read_text())
         daemon.kill()
         os.kill(crawler_pid, signal.SIGKILL)

@@ -24,7 +24,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from archives import crawl_archive
+from archives import copy_archive
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from support import (
@@ -41,6 +41,8 @@ from support import (
 
 from crawler.sample_server import SampleSite
 
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
+
 CHROMEDRIVER = shutil.which("chromedriver")
 HOSTILE_TITLE = "Council vote <script>window.pwned = 1</script> recount"
 SCRIPTED = (
@@ -55,8 +57,12 @@ SCRIPTED = (
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    root = crawl_archive(tmp_path_factory.mktemp("serve"), site, generations=(1, 2))
+def archive(
+    tmp_path_factory: pytest.TempPathFactory, site: SampleSite, crawled_twice: Path
+) -> Path:
+    """The site crawled twice, plus hostile pages; its config beside it, as a user keeps it."""
+    root = copy_archive(crawled_twice, tmp_path_factory.mktemp("serve"))
+    write_config(root.parent / "sources.toml", site, root)
     hostile = HOSTILE_TITLE.replace("<", "&lt;").replace(">", "&gt;")
     body = "<p>The council recount ended late on Sunday after a week of disputes over ballots.</p>"
     with serve(LocalSite()) as local:

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from archives import crawl_archive, record, store_records
+from archives import copy_archive, record, store_records
 from support import newsarchive, records_of
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.sample_server import SampleSite
-
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with SampleSite(slow_seconds=3.0) as site:
-        yield crawl_archive(tmp_path_factory.mktemp("show"), site, generations=(1, 2))
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_twice: Path) -> Path:
+    return copy_archive(crawled_twice, tmp_path_factory.mktemp("show"))
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from archives import crawl_archive, expected, record, sql, store_records
+from archives import copy_archive, expected, record, sql, store_records
 from support import newsarchive, records_of
-
-from crawler.sample_server import SampleSite
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    return crawl_archive(tmp_path_factory.mktemp("sql"), site)
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
+    return copy_archive(crawled_once, tmp_path_factory.mktemp("sql"))
 
 
 def fingerprint(root: Path) -> dict[str, str]:

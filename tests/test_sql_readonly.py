@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from archives import crawl_archive, record, store_records
+from archives import copy_archive, record, store_records
 from support import newsarchive
 
 from archive.columnar import compact_archive
@@ -22,13 +22,12 @@ from archive.errors import UsageError
 from archive.layout import ArchiveLayout
 from archive.readonlyfs import ReadOnlyFileSystem, readonly_url
 from archive.sql import open_views, run_sql
-from crawler.sample_server import SampleSite
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
     """A crawled archive plus records of closed days, so Parquet twins exist too."""
-    root = crawl_archive(tmp_path_factory.mktemp("readonly"), site)
+    root = copy_archive(crawled_once, tmp_path_factory.mktemp("readonly"))
     store_records(root, [record(n, id=f"old{n}") for n in range(1, 4)])
     assert compact_archive(ArchiveLayout(root)), "expected Parquet twins of the closed days"
     return root

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from archives import crawl_archive
+from archives import copy_archive, record, store_records
 from support import newsarchive, records_of
 
-from crawler.sample_server import SampleSite
+import archive.stats as stats_module
+from archive.layout import ArchiveLayout
+from archive.stats import archive_stats
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, site: SampleSite) -> Path:
-    return crawl_archive(tmp_path_factory.mktemp("stats"), site)
+def archive(tmp_path_factory: pytest.TempPathFactory, crawled_once: Path) -> Path:
+    return copy_archive(crawled_once, tmp_path_factory.mktemp("stats"))
 
 
 def test_stats_count_what_is_on_disk(archive: Path) -> None:
@@ -37,3 +42,39 @@ def test_stats_as_text(archive: Path) -> None:
     lines = newsarchive("stats", "--archive-dir", archive).stdout.splitlines()
     assert "records of" in lines[0] and "WARC files" in lines[0]
     assert lines[1].split() == ["fetched", "source", "records", "duplicates", "new_versions"]
+
+
+class _CommitAfterFirstRead:
+    """A catalog connection that lets a writer (as a crawl does) commit one more record right
+    after its first query, between the queries `archive_stats` makes."""
+
+    def __init__(self, db: sqlite3.Connection, commit: Callable[[], object]) -> None:
+        self.db, self.commit, self.reads = db, commit, 0
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        cursor = self.db.execute(sql, *args)
+        if sql.lstrip().upper().startswith("SELECT"):
+            self.reads += 1
+            if self.reads == 1:
+                self.commit()
+        return cursor
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def test_figures_agree_when_a_crawl_commits_while_they_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "archive"
+    store_records(root, [record(1)])
+    opened = stats_module.open_catalog
+    monkeypatch.setattr(
+        stats_module,
+        "open_catalog",
+        lambda layout: _CommitAfterFirstRead(
+            opened(layout), lambda: store_records(root, [record(2)])
+        ),
+    )
+    figures = archive_stats(ArchiveLayout(root))
+    assert figures.records == sum(day.records for day in figures.per_day) == 1

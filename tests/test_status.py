@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import (
     LocalSite,
     background_crawl,
@@ -26,6 +27,8 @@ from crawler.config import load_config
 from crawler.sample_server import SampleSite
 from crawler.status import source_status
 from crawler.summary import EXIT_UNAVAILABLE
+
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
 
 
 def status_json(config: Path) -> dict[str, Any]:

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support import LocalSite, local_config, newsarchive, records_of, serve
+
+pytestmark = pytest.mark.start_early  # runs for minutes: see conftest.py
 
 STORIES = {
     # The copy names its source: that wins even over the copy's earlier publication date.

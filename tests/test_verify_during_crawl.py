@@ -17,7 +17,8 @@ def test_verify_passes_while_a_crawl_writes_and_repair_refuses(tmp_path: Path) -
     archive = tmp_path / "archive"
     layout = ArchiveLayout(archive)
     with SampleSite(slow_seconds=1.0, bulk_articles=BULK) as site:
-        config = write_config(tmp_path / "sources.toml", site, archive, timeout=1.0)
+        # The bulk feed is built at its first request: on a loaded machine, over a second.
+        config = write_config(tmp_path / "sources.toml", site, archive, timeout=5.0)
         first = newsarchive("crawl", "--config", config, "--source", "herald")
         assert first.returncode == 0, first.stderr
         with background_crawl(config, "--source", "bulk") as crawl:
