@@ -8,16 +8,24 @@ picks the main content, `pipelines.boilerplate` removes what trafilatura lets th
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import fields
 
-import trafilatura
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 from trafilatura.baseline import baseline
+from trafilatura.core import _forum_thread_page, trafilatura_sequence
 from trafilatura.external import sanitize_tree
-from trafilatura.settings import Document, Extractor
+from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
+from trafilatura.main_extractor import extract_content
+from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
+from trafilatura.xpaths import (
+    RAW_TREE_PRUNE_XPATH,
+    REMOVE_COMMENTS_AND_LISTS_XPATH,
+    REMOVE_COMMENTS_XPATH,
+)
 
 from archive.controls import strip_tree_controls
 from pipelines.agreement import (
@@ -76,20 +84,41 @@ def _main_content(tree: HtmlElement, url: str, meta: PageMetadata, precision: bo
     """trafilatura's main-content pass over the (marked) tree, then the boilerplate filters.
 
     `precision` picks trafilatura's precision mode, the first reading; without it, its balanced
-    mode reads the page for the recall pass. trafilatura works on its own copy of the tree. Only
-    its output tree is read: the "xml" format spares the text it would otherwise write from it.
+    mode reads the page for the recall pass. Each pass works on one copy of the tree: the public
+    API would copy it three times, the pruned raw tree kept for fallbacks that precision mode
+    in fast mode never runs. Only the output tree is read (`xmltotxt` writes the text once).
     """
-    doc = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        include_comments=False,
-        favor_precision=precision,
-        fast=True,
-        output_format="xml",
+    options = Extractor(
+        output_format="xml", fast=True, precision=precision, comments=False, url=url
     )
-    if not isinstance(doc, Document) or doc.body is None:
+    work = copy(tree)
+    # What bare_extraction discards: errors of the pass, a text below its floor.
+    try:
+        if precision:
+            body, text = _precision_sequence(work, options)
+        else:
+            body, text, _, _ = trafilatura_sequence(work, options, url)
+    except (TypeError, ValueError):
         return ""
-    return _filtered(doc.body, meta)
+    if len(text) < options.min_output_size:
+        return ""
+    return _filtered(body, meta)
+
+
+def _precision_sequence(work: HtmlElement, options: Extractor) -> tuple[_Element, str]:
+    """`trafilatura_sequence` in fast precision mode without comments, on a tree it may use up.
+
+    That mode runs none of the cascade's later stages (comparison, baseline rescue, recall
+    escalation) that read the raw tree, so the raw tree is cleaned in place and no
+    pre-conversion backup is made.
+    """
+    is_forum = _forum_thread_page(work)
+    prune_unwanted_nodes(work, RAW_TREE_PRUNE_XPATH)
+    prune_unwanted_nodes(work, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    cleaned = convert_tags(tree_cleaning(work, options), options, options.url)
+    if not is_forum:
+        cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
+    return extract_content(cleaned, options)
 
 
 def _region_content(region: HtmlElement, meta: PageMetadata) -> str:

@@ -6,11 +6,12 @@ import pickle
 from pathlib import Path
 
 import pytest
+from lxml.html import tostring
 from trafilatura.utils import load_html
 
-from pipelines.article import Article, decode_html, extract_article
+from pipelines.article import Article, _main_content, decode_html, extract_article
 from pipelines.boilerplate import prune_page
-from pipelines.metadata import clean_authors, normalise_date
+from pipelines.metadata import clean_authors, normalise_date, read_metadata
 from pipelines.paragraphs import block_boundaries, split_line
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -379,3 +380,17 @@ def test_a_line_is_split_where_its_own_page_has_blocks_meet() -> None:
         for page, cut in pages.items():
             boundaries = block_boundaries(load_html(f"<html><body>{page}</body></html>"))
             assert split_line(line, boundaries) == [line[:cut], line[cut + 1 :]]
+
+
+def test_trafilatura_passes_leave_the_page_tree_to_its_next_readers() -> None:
+    """Each trafilatura pass cleans a copy of its own, in place: the page's tree that the
+    baseline, readability and the next pass read afterwards is left as it was."""
+    url = "https://news.example.com/politics/trump-musk-interview"
+    tree = load_html(_page("trump-musk-interview.html"))
+    meta = read_metadata(tree, url)
+    before = tostring(tree)
+    first = _main_content(tree, url, meta)
+    assert tostring(tree) == before
+    assert _main_content(tree, url, meta, precision=False)
+    assert tostring(tree) == before
+    assert "Musk" in first and _main_content(tree, url, meta) == first
