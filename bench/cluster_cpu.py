@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,24 +28,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from redis_server import redis_server  # noqa: E402
 
+from bench.crawl import SETTINGS, bulk_crawl  # noqa: E402
+from bench.procmem import children_cpu  # noqa: E402
 from crawler.sample_server import SampleSite  # noqa: E402
-
-SETTINGS = """\
-[archive]
-dir = "{archive}"
-
-[crawl]
-delay = 0
-timeout = 30
-concurrency = 16
-allow_private_addresses = true
-
-"""
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def crawl(site: SampleSite, folder: Path, extra: Sequence[str] = ()) -> tuple[int, float]:
@@ -56,25 +40,14 @@ def crawl(site: SampleSite, folder: Path, extra: Sequence[str] = ()) -> tuple[in
     config.write_text(
         SETTINGS.format(archive=(folder / "archive").as_posix()) + site.sources_toml()
     )
-    before = _children_cpu()
+    before = children_cpu()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crawler",
-            "crawl",
-            "--config",
-            str(config),
-            "--source",
-            "bulk",
-            "--json",
-            *extra,
-        ],
+        bulk_crawl(config, *extra),
         cwd=REPO,
         capture_output=True,
         text=True,
     )
-    cpu = _children_cpu() - before
+    cpu = children_cpu() - before
     if done.returncode != 0:
         raise SystemExit(f"crawl failed with exit {done.returncode}: {done.stderr[-500:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])["articles_new"], cpu

@@ -36,6 +36,12 @@ allow_private_addresses = true
 """
 
 
+def bulk_crawl(config: Path, *extra: str) -> list[str]:
+    """The command crawling the sample site's bulk outlet with `config`, `--json` summary."""
+    crawl = [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
+    return [*crawl, "--source", "bulk", "--json", *extra]
+
+
 def crawl(articles: int) -> dict[str, float]:
     with SampleSite(bulk_articles=articles) as site, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
@@ -44,17 +50,7 @@ def crawl(articles: int) -> dict[str, float]:
         )
         started = time.monotonic()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "crawler",
-                "crawl",
-                "--config",
-                str(config),
-                "--source",
-                "bulk",
-                "--json",
-            ],
+            bulk_crawl(config),
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
