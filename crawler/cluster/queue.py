@@ -7,10 +7,10 @@ added here is what a crawl needs on top:
 
 - coalescing: a source already queued (or being crawled) is not queued again (`enqueue`);
 - one worker per source at a time: a lease key per source, set for the duration of a run and
-  renewed with the run's claim on its message (`RunQueue.hold`), so per-host politeness holds
+  renewed with the run's claim on its message (`RunStream.hold`), so per-host politeness holds
   without a shared rate limiter;
 - a final result is acknowledged, the message deleted and the source's last result kept in one
-  atomic step (`RunQueue.finish`); anything else leaves the message pending, to be redelivered.
+  atomic step (`RunStream.finish`); anything else leaves the message pending, to be redelivered.
 """
 
 from __future__ import annotations
@@ -133,8 +133,9 @@ def enqueue(
     return str(message_id), tuple(str(queued).split(","))
 
 
-class RunQueue:
-    """The queue as worker `worker` reads it: take, hold, finish or give back a run."""
+class RunStream:
+    """The stream of runs as worker `worker` reads it: take, hold, finish or give back a run
+    (the local daemon's `crawler.schedule.RunQueue` is another thing: runs in this process)."""
 
     def __init__(self, client: redis.Redis, worker: str) -> None:
         self.client = client

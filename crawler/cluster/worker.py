@@ -43,7 +43,7 @@ from archive.layout import ArchiveLayout
 from archive.lock import ArchiveLock
 from crawler.cluster import CLUSTER_ENV, keys
 from crawler.cluster.connection import reason, redacted
-from crawler.cluster.queue import RunMessage, RunQueue, ensure_group
+from crawler.cluster.queue import RunMessage, RunStream, ensure_group
 from crawler.cluster.scheduler import TIME_FORMAT
 from crawler.cluster.status import json_object, liveness
 from crawler.crawlprocess import CrawlResult, start_crawl
@@ -86,7 +86,7 @@ class Worker:
 
     def __init__(self, options: WorkerOptions, client: redis.Redis) -> None:
         self.options = options
-        self.queue = RunQueue(client, options.name)
+        self.queue = RunStream(client, options.name)
         self.layout = ArchiveLayout(options.shard)
         self._stop = threading.Event()
         self._signals = 0
